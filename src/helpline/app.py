@@ -1,0 +1,265 @@
+"""create_app(): the runtime (database, event bus, jobs, storage) and every domain's routes and pages."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from helpline import __version__
+from helpline.accounts import service as accounts
+from helpline.accounts.service import Actor, LoginRateLimiter
+from helpline.config import Settings, load_settings
+from helpline.db import Database
+from helpline.errors import DomainError
+from helpline.events import EventBus, make_bus
+from helpline.jobs import Sweeper
+from helpline.storage import AttachmentStore
+from helpline.web.auth import SessionCodec
+from helpline.web.deps import LoginRequired, NotAuthenticated
+from helpline.web.hub import Hub
+from helpline.web.templating import make_environment
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "web" / "static"
+TOKEN_CACHE_SECONDS = 5.0
+
+
+class Runtime:
+    """Everything a request needs that outlives it, created once per process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.bus: EventBus = make_bus(settings.redis_url)
+        self.db = Database(settings.database_url, self.bus)
+        self.sweeper = Sweeper(self.db)
+        self.store = AttachmentStore(settings.attachment_dir, settings.attachment_max_bytes)
+        self.sessions = SessionCodec(settings.secret_key)
+        self.login_limiter = LoginRateLimiter(settings.login_attempts_per_minute)
+        self.templates = make_environment()
+        self.hub = Hub(self)
+        self._token_cache: dict[str, tuple[float, Actor]] = {}
+
+    async def start(self) -> None:
+        await self.bus.start()
+        self.sweeper.start()
+        self.hub.start()
+
+    async def stop(self) -> None:
+        await self.hub.stop()
+        await self.sweeper.stop()
+        await self.bus.stop()
+        await self.db.dispose()
+
+    async def token_actor(self, token: str) -> Actor | None:
+        """The actor behind an API token; cached briefly, as every API call asks."""
+        key = accounts.token_hash(token)
+        cached = self._token_cache.get(key)
+        now = time.monotonic()
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        async with self.db.read() as session:
+            user = await accounts.user_for_token(session=session, token=token)
+            if user is None:
+                self._token_cache.pop(key, None)
+                return None
+            actor = await accounts.actor_for(session, user)
+        if len(self._token_cache) > 10_000:
+            self._token_cache.clear()
+        self._token_cache[key] = (now + TOKEN_CACHE_SECONDS, actor)
+        return actor
+
+    def forget_tokens(self) -> None:
+        self._token_cache.clear()
+
+
+class BodyLimit:
+    """413 for bodies over the limit, counted as they stream in (Content-Length can lie)."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        content_type = headers.get(b"content-type", b"").decode("latin-1")
+        limit = (
+            self.settings.max_upload_bytes
+            if content_type.startswith("multipart/form-data")
+            else self.settings.max_body_bytes
+        )
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _too_large(send, limit)
+            return
+        state = {"received": 0, "refused": False, "started": False}
+
+        async def limited_receive() -> Message:
+            if state["refused"]:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                state["received"] += len(message.get("body", b""))
+                if state["received"] > limit:
+                    state["refused"] = True
+                    if not state["started"]:
+                        await _too_large(send, limit)
+                        state["started"] = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if state["refused"]:
+                return
+            if message["type"] == "http.response.start":
+                state["started"] = True
+            await send(message)
+
+        await self.app(scope, limited_receive, guarded_send)
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = json.dumps({"detail": f"the request body is larger than {limit} bytes", "field": "body"}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, exc: DomainError) -> Response:
+        if _wants_json(request):
+            headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
+            return JSONResponse(
+                {"detail": exc.message, "field": exc.field}, status_code=exc.status_code, headers=headers
+            )
+        if isinstance(exc, NotAuthenticated):
+            return RedirectResponse("/login", status_code=303)
+        from helpline.web.pages import render_error
+
+        return render_error(request, exc.status_code, exc.message)
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> Response:
+        target = "/login?next=" + request.url.path
+        if request.headers.get("hx-request"):
+            return Response(status_code=204, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {
+                "field": ".".join(str(p) for p in e.get("loc", ())),
+                "message": e.get("msg", ""),
+                "type": e.get("type", ""),
+            }
+            for e in exc.errors()
+        ]
+        first = errors[0] if errors else {"field": "body", "message": "invalid request"}
+        if not _wants_json(request):
+            from helpline.web.pages import render_error
+
+            return render_error(request, 422, f"{first['field']}: {first['message']}")
+        return JSONResponse(
+            {"detail": f"{first['field']}: {first['message']}", "field": first["field"], "errors": errors},
+            status_code=422,
+        )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    rt = Runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await rt.start()
+        try:
+            yield
+        finally:
+            await rt.stop()
+
+    app = FastAPI(
+        title="Helpline API",
+        version=__version__,
+        description="Helpline's REST API. Authenticate with `Authorization: Bearer <token>` "
+        "(create one with `helpline token create --email you@example.com`).",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.runtime = rt
+    _install_error_handlers(app)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Response:
+        response: Response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if response.headers.get("content-type", "").startswith("text/html"):
+            response.headers.setdefault("X-Frame-Options", "DENY")
+            response.headers.setdefault(
+                "Content-Security-Policy",
+                "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                "script-src 'self' 'unsafe-eval'; connect-src 'self' ws: wss:; frame-ancestors 'none'",
+            )
+        return response
+
+    app.add_middleware(BodyLimit, settings=settings)  # type: ignore[arg-type]
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> Response:
+        try:
+            async with rt.db.read() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception as exc:  # the point of a health check: say so, don't crash
+            return JSONResponse({"status": "error", "detail": type(exc).__name__}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/", include_in_schema=False)
+    async def home() -> Response:
+        return RedirectResponse("/inbox", status_code=303)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:
+        return Response((STATIC / "favicon.svg").read_bytes(), media_type="image/svg+xml")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    from helpline.accounts import pages as account_pages
+    from helpline.accounts import routes as account_routes
+    from helpline.channels.webform import pages as webform_pages
+    from helpline.contacts import pages as contact_pages
+    from helpline.contacts import routes as contact_routes
+    from helpline.conversations import pages as conversation_pages
+    from helpline.conversations import routes as conversation_routes
+    from helpline.web import hub as hub_routes
+
+    for module in (account_routes, contact_routes, conversation_routes):
+        app.include_router(module.router)
+    for module in (account_pages, contact_pages, conversation_pages, webform_pages, hub_routes):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,192 @@
+"""The `helpline` command: serve, migrate, demo, user, token."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+import secrets
+from typing import Annotated
+
+import typer
+from sqlalchemy import select
+
+from helpline.config import load_settings
+
+app = typer.Typer(
+    help="Helpline — an open-source, self-hosted omnichannel contact center.", no_args_is_help=True
+)
+user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
+token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Default: HELPLINE_HOST or 127.0.0.1")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: HELPLINE_PORT or 8000")] = None,
+    log_level: Annotated[str, typer.Option()] = "info",
+) -> None:
+    """Serve the workspace, the API and the public pages."""
+    import uvicorn
+
+    settings = load_settings()
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(
+        "helpline.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=log_level,
+        access_log=False,
+        proxy_headers=False,
+        ws_max_size=65536,
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date (safe to run again)."""
+    from helpline.migrate import upgrade
+
+    settings = load_settings()
+    upgrade(settings.database_url)
+    typer.echo("database is up to date")
+
+
+@app.command()
+def demo() -> None:
+    """Load the demo company: agents, teams, 200 contacts, 1,000 conversations (once)."""
+    from helpline.demo import load_demo
+    from helpline.migrate import upgrade
+
+    settings = load_settings()
+    upgrade(settings.database_url)
+
+    async def go() -> None:
+        from helpline.db import Database
+
+        db = Database(settings.database_url)
+        try:
+            summary = await load_demo(db, progress=True)
+        finally:
+            await db.dispose()
+        typer.echo(f"demo company ready: log in at http://{settings.host}:{settings.port}/login")
+        typer.echo(f"  email:    {summary.admin_email}")
+        typer.echo(f"  password: {summary.admin_password}")
+
+    asyncio.run(go())
+
+
+async def _default_tenant_id(create: bool) -> int:
+    from helpline.accounts import service as accounts
+    from helpline.accounts.models import Tenant
+    from helpline.db import Database
+
+    db = Database(load_settings().database_url)
+    try:
+        async with db.transaction() as session:
+            tenant_id = await session.scalar(select(Tenant.id).order_by(Tenant.id).limit(1))
+            if tenant_id is None:
+                if not create:
+                    raise typer.BadParameter(
+                        "there is no company yet: run `helpline user create` or `helpline demo`"
+                    )
+                tenant = await accounts.create_tenant(session=session, slug="default", name="Helpline")
+                tenant_id = tenant.id
+            return int(tenant_id)
+    finally:
+        await db.dispose()
+
+
+@user_app.command("create")
+def user_create(
+    email: Annotated[str, typer.Option(help="The user's email (also the login)")],
+    role: Annotated[str, typer.Option(help="agent, supervisor or admin")] = "agent",
+    password: Annotated[str | None, typer.Option(help="Omit to be asked (or to generate one)")] = None,
+    name: Annotated[str, typer.Option()] = "",
+    tenant: Annotated[str | None, typer.Option(help="The company's slug; default: the first one")] = None,
+) -> None:
+    """Create a user (and the company, on a fresh installation)."""
+    from helpline.accounts import service as accounts
+    from helpline.accounts.models import Role, Tenant
+    from helpline.db import Database
+    from helpline.errors import DomainError
+
+    if role not in Role.__members__:
+        raise typer.BadParameter("role must be agent, supervisor or admin", param_hint="--role")
+    generated = False
+    if password is None:
+        if typer.get_text_stream("stdin").isatty():
+            password = getpass.getpass("Password: ")
+        else:
+            password, generated = secrets.token_urlsafe(12), True
+
+    async def go() -> None:
+        tenant_id = await _default_tenant_id(create=True)
+        db = Database(load_settings().database_url)
+        try:
+            async with db.transaction() as session:
+                tid = tenant_id
+                if tenant:
+                    found = await session.scalar(select(Tenant.id).where(Tenant.slug == tenant))
+                    if found is None:
+                        raise typer.BadParameter(f"no company {tenant!r}", param_hint="--tenant")
+                    tid = int(found)
+                user = await accounts.create_user(
+                    session=session,
+                    actor=accounts.Actor.system(tid),
+                    email=email,
+                    name=name,
+                    role=Role(role),
+                    password=password,
+                )
+            typer.echo(f"created {user.role.value} {user.email} (id {user.id})")
+            if generated:
+                typer.echo(f"password: {password}")
+        except DomainError as exc:
+            raise typer.BadParameter(exc.message, param_hint=f"--{exc.field or 'email'}") from exc
+        finally:
+            await db.dispose()
+
+    asyncio.run(go())
+
+
+@token_app.command("create")
+def token_create(
+    email: Annotated[str, typer.Option(help="Whose token it is")],
+    name: Annotated[str, typer.Option(help="What the token is for")] = "cli",
+) -> None:
+    """Create an API token; the token alone is printed on the last line."""
+    from helpline.accounts import service as accounts
+    from helpline.accounts.models import User
+    from helpline.db import Database
+
+    async def go() -> str:
+        db = Database(load_settings().database_url)
+        try:
+            async with db.transaction() as session:
+                user = await session.scalar(
+                    select(User).where(User.email == email.strip().lower()).order_by(User.id)
+                )
+                if user is None:
+                    raise typer.BadParameter(f"no user with the email {email}", param_hint="--email")
+                _row, token = await accounts.create_token(
+                    session=session, actor=accounts.Actor.system(user.tenant_id), user_id=user.id, name=name
+                )
+            return token
+        finally:
+            await db.dispose()
+
+    token = asyncio.run(go())
+    typer.echo(f"API token for {email} (shown once):")
+    typer.echo(token)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,506 @@
+"""CRM: the only writer of contacts, identities, organisations and custom field definitions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import phonenumbers
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from helpline.accounts.service import (
+    LANGUAGES,
+    Actor,
+    audit,
+    normalise_email,
+    require_admin,
+    validate_time_zone,
+)
+from helpline.contacts.models import (
+    Contact,
+    ContactIdentity,
+    CustomFieldDefinition,
+    FieldEntity,
+    FieldType,
+    IdentityKind,
+    Organisation,
+)
+from helpline.errors import Conflict, Invalid, NotFound
+from helpline.events import Event, on_commit
+from helpline.search import SearchDocument, index_for
+
+HANDLE_RE = re.compile(r"^[\w.@+\-:]{1,200}$")
+FIELD_KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+# --- identities --------------------------------------------------------------------------
+
+
+def normalise_identity(kind: IdentityKind, value: str, field: str = "value") -> str:
+    """The canonical form an identity is stored and matched in."""
+    value = (value or "").strip()
+    if kind == IdentityKind.email:
+        try:
+            return normalise_email(value)
+        except Invalid as exc:
+            raise Invalid(exc.message, field=field) from exc
+    if kind in (IdentityKind.phone, IdentityKind.whatsapp):
+        try:
+            number = phonenumbers.parse(value, None)
+        except phonenumbers.NumberParseException as exc:
+            raise Invalid(f"not a phone number in international form (+...): {value!r}", field=field) from exc
+        if not phonenumbers.is_valid_number(number):
+            raise Invalid(f"not a valid phone number: {value!r}", field=field)
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if not HANDLE_RE.match(value):
+        raise Invalid(f"not a valid {kind.value} handle: {value!r}", field=field)
+    return value.lstrip("@").lower() if kind in (IdentityKind.twitter, IdentityKind.instagram) else value
+
+
+async def find_by_identity(
+    *, session: AsyncSession, tenant_id: int, kind: IdentityKind, value: str
+) -> Contact | None:
+    """The contact who owns this identity (following merges), if any."""
+    normalised = normalise_identity(kind, value)
+    contact_id = await session.scalar(
+        select(ContactIdentity.contact_id).where(
+            ContactIdentity.tenant_id == tenant_id,
+            ContactIdentity.kind == kind,
+            ContactIdentity.value == normalised,
+        )
+    )
+    return await session.get(Contact, contact_id) if contact_id else None
+
+
+async def find_or_create_by_identity(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    kind: IdentityKind,
+    value: str,
+    name: str = "",
+    language: str | None = None,
+) -> Contact:
+    """Inbound intake: a known identity attaches to its contact; a new one makes a contact."""
+    contact = await find_by_identity(session=session, tenant_id=actor.tenant_id, kind=kind, value=value)
+    if contact is not None:
+        if not contact.name and name.strip():
+            contact.name = name.strip()[:200]
+        return contact
+    return await create_contact(
+        session=session, actor=actor, name=name, language=language, identities=[(kind, value)]
+    )
+
+
+async def add_identity(
+    *, session: AsyncSession, actor: Actor, contact_id: int, kind: IdentityKind, value: str
+) -> ContactIdentity:
+    contact = await get_contact(session=session, actor=actor, contact_id=contact_id)
+    identity = await _attach_identity(session, contact, kind, value)
+    await _reindex(session, contact)
+    on_commit(session, Event("contact.updated", actor.tenant_id, {"contact_id": contact.id}))
+    return identity
+
+
+async def _attach_identity(
+    session: AsyncSession, contact: Contact, kind: IdentityKind, value: str
+) -> ContactIdentity:
+    normalised = normalise_identity(kind, value, field=f"identities.{kind.value}")
+    owner = await session.scalar(
+        select(ContactIdentity.contact_id).where(
+            ContactIdentity.tenant_id == contact.tenant_id,
+            ContactIdentity.kind == kind,
+            ContactIdentity.value == normalised,
+        )
+    )
+    if owner is not None:
+        if owner == contact.id:
+            existing = await session.scalar(
+                select(ContactIdentity).where(
+                    ContactIdentity.contact_id == contact.id,
+                    ContactIdentity.kind == kind,
+                    ContactIdentity.value == normalised,
+                )
+            )
+            assert existing is not None
+            return existing
+        raise Conflict(
+            f"{normalised} belongs to another contact (#{owner})", field=f"identities.{kind.value}"
+        )
+    identity = ContactIdentity(
+        tenant_id=contact.tenant_id, contact_id=contact.id, kind=kind, value=normalised
+    )
+    session.add(identity)
+    await session.flush()
+    return identity
+
+
+async def remove_identity(*, session: AsyncSession, actor: Actor, contact_id: int, identity_id: int) -> None:
+    contact = await get_contact(session=session, actor=actor, contact_id=contact_id)
+    identity = await session.get(ContactIdentity, identity_id)
+    if identity is None or identity.contact_id != contact.id:
+        raise NotFound("identity not found", field="identity_id")
+    await session.delete(identity)
+    await session.flush()
+    await _reindex(session, contact)
+
+
+async def identities_of(session: AsyncSession, contact_ids: list[int]) -> dict[int, list[ContactIdentity]]:
+    out: dict[int, list[ContactIdentity]] = {cid: [] for cid in contact_ids}
+    if not contact_ids:
+        return out
+    rows = await session.scalars(
+        select(ContactIdentity)
+        .where(ContactIdentity.contact_id.in_(contact_ids))
+        .order_by(ContactIdentity.id)
+    )
+    for identity in rows:
+        out[identity.contact_id].append(identity)
+    return out
+
+
+# --- contacts ----------------------------------------------------------------------------
+
+
+async def create_contact(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    name: str = "",
+    language: str | None = None,
+    time_zone: str | None = None,
+    organisation_id: int | None = None,
+    notes: str = "",
+    identities: list[tuple[IdentityKind, str]] | None = None,
+    custom_fields: dict[str, Any] | None = None,
+) -> Contact:
+    _check_language(language)
+    if time_zone:
+        validate_time_zone(time_zone)
+    if organisation_id is not None:
+        await get_organisation(session=session, actor=actor, organisation_id=organisation_id)
+    values = await validate_custom_fields(session, actor, FieldEntity.contact, custom_fields or {})
+    contact = Contact(
+        tenant_id=actor.tenant_id,
+        name=name.strip()[:200],
+        language=language,
+        time_zone=time_zone,
+        organisation_id=organisation_id,
+        notes=notes,
+        custom_fields=values,
+    )
+    session.add(contact)
+    await session.flush()
+    for kind, value in identities or []:
+        await _attach_identity(session, contact, kind, value)
+    if not contact.name and identities:
+        contact.name = identities[0][1].strip()[:200]
+    await _reindex(session, contact)
+    on_commit(session, Event("contact.created", actor.tenant_id, {"contact_id": contact.id}))
+    return contact
+
+
+async def get_contact(*, session: AsyncSession, actor: Actor, contact_id: int) -> Contact:
+    contact = await session.get(Contact, contact_id)
+    if contact is None or contact.tenant_id != actor.tenant_id:
+        raise NotFound("contact not found", field="contact_id")
+    return contact
+
+
+async def update_contact(
+    *, session: AsyncSession, actor: Actor, contact_id: int, changes: dict[str, Any]
+) -> Contact:
+    contact = await get_contact(session=session, actor=actor, contact_id=contact_id)
+    if "name" in changes and changes["name"] is not None:
+        contact.name = str(changes["name"]).strip()[:200]
+    if "language" in changes:
+        _check_language(changes["language"])
+        contact.language = changes["language"]
+    if "time_zone" in changes:
+        if changes["time_zone"]:
+            validate_time_zone(changes["time_zone"])
+        contact.time_zone = changes["time_zone"] or None
+    if "organisation_id" in changes:
+        if changes["organisation_id"] is not None:
+            await get_organisation(session=session, actor=actor, organisation_id=changes["organisation_id"])
+        contact.organisation_id = changes["organisation_id"]
+    if "notes" in changes and changes["notes"] is not None:
+        contact.notes = changes["notes"]
+    if "custom_fields" in changes and changes["custom_fields"] is not None:
+        merged = {**contact.custom_fields, **changes["custom_fields"]}
+        contact.custom_fields = await validate_custom_fields(session, actor, FieldEntity.contact, merged)
+    await session.flush()
+    await _reindex(session, contact)
+    on_commit(session, Event("contact.updated", actor.tenant_id, {"contact_id": contact.id}))
+    return contact
+
+
+async def merge_contacts(*, session: AsyncSession, actor: Actor, survivor_id: int, merged_id: int) -> Contact:
+    """Move everything of ``merged_id`` to ``survivor_id``: identities, conversations, notes, fields."""
+    from helpline.conversations import service as conversations
+
+    if survivor_id == merged_id:
+        raise Invalid("a contact cannot be merged into itself", field="merged_id")
+    survivor = await get_contact(session=session, actor=actor, contact_id=survivor_id)
+    merged = await get_contact(session=session, actor=actor, contact_id=merged_id)
+    if merged.merged_into_id is not None:
+        raise Conflict("that contact was merged already", field="merged_id")
+    for identity in await session.scalars(
+        select(ContactIdentity).where(ContactIdentity.contact_id == merged.id)
+    ):
+        identity.contact_id = survivor.id
+    await conversations.move_contact(
+        session=session, actor=actor, from_contact_id=merged.id, to_contact_id=survivor.id
+    )
+    survivor.custom_fields = {**merged.custom_fields, **survivor.custom_fields}
+    if merged.notes.strip():
+        survivor.notes = (survivor.notes + "\n\n" + merged.notes).strip()
+    survivor.organisation_id = survivor.organisation_id or merged.organisation_id
+    survivor.language = survivor.language or merged.language
+    survivor.time_zone = survivor.time_zone or merged.time_zone
+    survivor.name = survivor.name or merged.name
+    merged.merged_into_id = survivor.id
+    await session.flush()
+    await index_for(session).delete(session, "contact", merged.id)
+    await _reindex(session, survivor)
+    audit(session, actor, "contact.merged", f"contact:{survivor.id}", {"merged": merged.id})
+    on_commit(
+        session, Event("contact.merged", actor.tenant_id, {"contact_id": survivor.id, "merged_id": merged.id})
+    )
+    return survivor
+
+
+async def list_contacts(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    after_id: int | None = None,
+    limit: int = 50,
+    organisation_id: int | None = None,
+    name: str | None = None,
+) -> list[Contact]:
+    query = select(Contact).where(Contact.tenant_id == actor.tenant_id, Contact.merged_into_id.is_(None))
+    if organisation_id is not None:
+        query = query.where(Contact.organisation_id == organisation_id)
+    if name:
+        query = query.where(Contact.name.ilike(f"%{_escape_like(name)}%", escape="\\"))
+    if after_id is not None:
+        query = query.where(Contact.id < after_id)
+    return list(await session.scalars(query.order_by(Contact.id.desc()).limit(limit)))
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _check_language(language: str | None) -> None:
+    if language is not None and language not in LANGUAGES:
+        raise Invalid(f"language must be one of {', '.join(LANGUAGES)}", field="language")
+
+
+async def _reindex(session: AsyncSession, contact: Contact) -> None:
+    identities = (await identities_of(session, [contact.id]))[contact.id]
+    organisation = (
+        await session.get(Organisation, contact.organisation_id) if contact.organisation_id else None
+    )
+    body = " ".join(
+        [*(i.value for i in identities), organisation.name if organisation else "", contact.notes]
+    )
+    await index_for(session).upsert(
+        session,
+        SearchDocument(
+            tenant_id=contact.tenant_id,
+            kind="contact",
+            ref_id=contact.id,
+            title=contact.name,
+            body=body.strip(),
+            contact_id=contact.id,
+        ),
+    )
+
+
+# --- organisations -----------------------------------------------------------------------
+
+
+async def create_organisation(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    name: str,
+    domain: str | None = None,
+    notes: str = "",
+    custom_fields: dict[str, Any] | None = None,
+) -> Organisation:
+    name = name.strip()
+    if not name:
+        raise Invalid("the organisation needs a name", field="name")
+    if await session.scalar(
+        select(Organisation.id).where(Organisation.tenant_id == actor.tenant_id, Organisation.name == name)
+    ):
+        raise Conflict(f"an organisation named {name!r} exists already", field="name")
+    values = await validate_custom_fields(session, actor, FieldEntity.organisation, custom_fields or {})
+    organisation = Organisation(
+        tenant_id=actor.tenant_id, name=name, domain=(domain or None), notes=notes, custom_fields=values
+    )
+    session.add(organisation)
+    await session.flush()
+    on_commit(session, Event("organisation.created", actor.tenant_id, {"organisation_id": organisation.id}))
+    return organisation
+
+
+async def get_organisation(*, session: AsyncSession, actor: Actor, organisation_id: int) -> Organisation:
+    organisation = await session.get(Organisation, organisation_id)
+    if organisation is None or organisation.tenant_id != actor.tenant_id:
+        raise NotFound("organisation not found", field="organisation_id")
+    return organisation
+
+
+async def update_organisation(
+    *, session: AsyncSession, actor: Actor, organisation_id: int, changes: dict[str, Any]
+) -> Organisation:
+    organisation = await get_organisation(session=session, actor=actor, organisation_id=organisation_id)
+    if changes.get("name") is not None:
+        if not str(changes["name"]).strip():
+            raise Invalid("the organisation needs a name", field="name")
+        organisation.name = str(changes["name"]).strip()
+    if "domain" in changes:
+        organisation.domain = changes["domain"] or None
+    if changes.get("notes") is not None:
+        organisation.notes = changes["notes"]
+    if changes.get("custom_fields") is not None:
+        merged = {**organisation.custom_fields, **changes["custom_fields"]}
+        organisation.custom_fields = await validate_custom_fields(
+            session, actor, FieldEntity.organisation, merged
+        )
+    return organisation
+
+
+async def list_organisations(
+    *, session: AsyncSession, actor: Actor, after_id: int | None = None, limit: int = 50
+) -> list[Organisation]:
+    query = select(Organisation).where(Organisation.tenant_id == actor.tenant_id)
+    if after_id is not None:
+        query = query.where(Organisation.id < after_id)
+    return list(await session.scalars(query.order_by(Organisation.id.desc()).limit(limit)))
+
+
+# --- custom fields -----------------------------------------------------------------------
+
+
+async def define_custom_field(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    entity: FieldEntity,
+    key: str,
+    label: str,
+    field_type: FieldType,
+    choices: list[str] | None = None,
+) -> CustomFieldDefinition:
+    require_admin(actor)
+    if not FIELD_KEY_RE.match(key):
+        raise Invalid("the key must start with a letter and use a-z, 0-9 and _ only", field="key")
+    if not label.strip():
+        raise Invalid("the field needs a label", field="label")
+    if field_type == FieldType.choice and not [c for c in (choices or []) if c.strip()]:
+        raise Invalid("a choice field needs at least one choice", field="choices")
+    exists = await session.scalar(
+        select(CustomFieldDefinition.id).where(
+            CustomFieldDefinition.tenant_id == actor.tenant_id,
+            CustomFieldDefinition.entity == entity,
+            CustomFieldDefinition.key == key,
+        )
+    )
+    if exists:
+        raise Conflict(f"a field {key!r} exists already", field="key")
+    definition = CustomFieldDefinition(
+        tenant_id=actor.tenant_id,
+        entity=entity,
+        key=key,
+        label=label.strip(),
+        field_type=field_type,
+        choices=[c.strip() for c in choices or [] if c.strip()],
+    )
+    session.add(definition)
+    await session.flush()
+    audit(
+        session,
+        actor,
+        "custom_field.created",
+        f"custom_field:{definition.id}",
+        {"key": key, "entity": entity.value},
+    )
+    return definition
+
+
+async def list_custom_fields(
+    *, session: AsyncSession, actor: Actor, entity: FieldEntity | None = None
+) -> list[CustomFieldDefinition]:
+    query = select(CustomFieldDefinition).where(CustomFieldDefinition.tenant_id == actor.tenant_id)
+    if entity is not None:
+        query = query.where(CustomFieldDefinition.entity == entity)
+    return list(
+        await session.scalars(query.order_by(CustomFieldDefinition.entity, CustomFieldDefinition.label))
+    )
+
+
+async def delete_custom_field(*, session: AsyncSession, actor: Actor, field_id: int) -> None:
+    require_admin(actor)
+    definition = await session.get(CustomFieldDefinition, field_id)
+    if definition is None or definition.tenant_id != actor.tenant_id:
+        raise NotFound("custom field not found", field="field_id")
+    await session.delete(definition)
+    audit(session, actor, "custom_field.deleted", f"custom_field:{field_id}", {"key": definition.key})
+
+
+async def validate_custom_fields(
+    session: AsyncSession, actor: Actor, entity: FieldEntity, values: dict[str, Any]
+) -> dict[str, Any]:
+    """Typed values for the admin-defined fields; unknown keys and wrong types are refused."""
+    if not values:
+        return {}
+    definitions = {d.key: d for d in await list_custom_fields(session=session, actor=actor, entity=entity)}
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        definition = definitions.get(key)
+        name = f"custom_fields.{key}"
+        if definition is None:
+            raise Invalid(f"there is no custom field {key!r}", field=name)
+        if value is None or value == "":
+            continue
+        out[key] = _coerce(definition, value, name)
+    return out
+
+
+def _coerce(definition: CustomFieldDefinition, value: Any, name: str) -> Any:
+    kind = definition.field_type
+    try:
+        if kind == FieldType.text:
+            text = str(value)
+            if len(text) > 2000:
+                raise Invalid("at most 2000 characters", field=name)
+            return text
+        if kind == FieldType.number:
+            if isinstance(value, bool):
+                raise ValueError
+            number = float(value)
+            return int(number) if number.is_integer() else number
+        if kind == FieldType.date:
+            return dt.date.fromisoformat(str(value)).isoformat()
+        if kind == FieldType.boolean:
+            if isinstance(value, bool):
+                return value
+            if str(value).lower() in ("true", "1", "yes", "on"):
+                return True
+            if str(value).lower() in ("false", "0", "no", "off"):
+                return False
+            raise ValueError
+        if kind == FieldType.choice:
+            if str(value) not in definition.choices:
+                raise Invalid(f"must be one of {', '.join(definition.choices)}", field=name)
+            return str(value)
+    except (TypeError, ValueError) as exc:
+        raise Invalid(f"not a valid {kind.value}: {value!r}", field=name) from exc
+    raise Invalid("unknown field type", field=name)

@@ -1,0 +1,945 @@
+"""Conversations: the only writer of conversations, messages, attachments, tags, links, timeline."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import nh3
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from helpline.accounts import service as accounts
+from helpline.accounts.service import Actor
+from helpline.contacts import service as contacts
+from helpline.conversations.models import (
+    OPEN_STATUSES,
+    Attachment,
+    Conversation,
+    ConversationLink,
+    ConversationTag,
+    Direction,
+    Message,
+    Priority,
+    Status,
+    Tag,
+    TimelineEvent,
+)
+from helpline.db import utcnow
+from helpline.errors import Conflict, Invalid, NotFound
+from helpline.events import Event, on_commit
+from helpline.search import SearchDocument, SearchHit, index_for
+from helpline.storage import StoredFile
+
+MAX_BODY_CHARS = 100_000
+MAX_SUBJECT_CHARS = 300
+MAX_TAGS = 30
+PREVIEW_CHARS = 160
+
+# Tags and attributes a customer's or agent's HTML may keep; everything else is dropped.
+ALLOWED_TAGS = {
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "code",
+    "div",
+    "em",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "hr",
+    "i",
+    "img",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "s",
+    "small",
+    "span",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "th",
+    "thead",
+    "tr",
+    "u",
+    "ul",
+}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "width", "height"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan"},
+}
+
+
+def sanitise_html(html: str) -> str:
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto", "cid"},
+        link_rel="noopener noreferrer nofollow",
+    )
+
+
+def html_to_text(html: str) -> str:
+    cleaned = nh3.clean(html.replace("<br", "\n<br").replace("</p>", "</p>\n"), tags=set())
+    import html as html_lib
+
+    return html_lib.unescape(cleaned).strip()
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """A message as a channel or the API hands it over."""
+
+    body_text: str = ""
+    body_html: str = ""
+    attachments: Sequence[StoredFile] = ()
+    external_id: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass
+class ConversationFilter:
+    view: str = "all_open"  # mine | unassigned | all_open | all | team:<id> | contact:<id>
+    status: list[Status] = field(default_factory=list)
+    priority: list[Priority] = field(default_factory=list)
+    channel: str | None = None
+    tag: str | None = None
+    assignee_id: int | None = None
+    team_id: int | None = None
+    contact_id: int | None = None
+    sort: str = "activity_desc"  # activity_desc | activity_asc | created_desc | created_asc | priority_desc
+
+
+SORTS = ("activity_desc", "activity_asc", "created_desc", "created_asc", "priority_desc")
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Conversation]
+    next_cursor: str | None
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+async def get_conversation(*, session: AsyncSession, actor: Actor, conversation_id: int) -> Conversation:
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is None or conversation.tenant_id != actor.tenant_id:
+        raise NotFound("conversation not found", field="conversation_id")
+    return conversation
+
+
+async def get_by_number(*, session: AsyncSession, actor: Actor, number: int) -> Conversation:
+    conversation = await session.scalar(
+        select(Conversation).where(Conversation.tenant_id == actor.tenant_id, Conversation.number == number)
+    )
+    if conversation is None:
+        raise NotFound("conversation not found", field="number")
+    return conversation
+
+
+async def messages_of(
+    *, session: AsyncSession, actor: Actor, conversation_id: int, include_notes: bool = True
+) -> list[Message]:
+    await get_conversation(session=session, actor=actor, conversation_id=conversation_id)
+    query = select(Message).where(Message.conversation_id == conversation_id)
+    if not include_notes:
+        query = query.where(Message.direction != Direction.note)
+    return list(await session.scalars(query.order_by(Message.created_at, Message.id)))
+
+
+async def attachments_of(session: AsyncSession, message_ids: list[int]) -> dict[int, list[Attachment]]:
+    out: dict[int, list[Attachment]] = {mid: [] for mid in message_ids}
+    if message_ids:
+        for attachment in await session.scalars(
+            select(Attachment).where(Attachment.message_id.in_(message_ids)).order_by(Attachment.id)
+        ):
+            out[attachment.message_id].append(attachment)
+    return out
+
+
+async def get_attachment(*, session: AsyncSession, actor: Actor, attachment_id: int) -> Attachment:
+    attachment = await session.get(Attachment, attachment_id)
+    if attachment is None or attachment.tenant_id != actor.tenant_id:
+        raise NotFound("attachment not found", field="attachment_id")
+    return attachment
+
+
+async def timeline_of(*, session: AsyncSession, actor: Actor, conversation_id: int) -> list[TimelineEvent]:
+    await get_conversation(session=session, actor=actor, conversation_id=conversation_id)
+    return list(
+        await session.scalars(
+            select(TimelineEvent)
+            .where(TimelineEvent.conversation_id == conversation_id)
+            .order_by(TimelineEvent.created_at, TimelineEvent.id)
+        )
+    )
+
+
+async def links_of(*, session: AsyncSession, actor: Actor, conversation_id: int) -> list[Conversation]:
+    """Conversations linked either way (follow-ups and what they follow up)."""
+    await get_conversation(session=session, actor=actor, conversation_id=conversation_id)
+    rows = await session.execute(
+        select(ConversationLink.conversation_id, ConversationLink.linked_id).where(
+            or_(
+                ConversationLink.conversation_id == conversation_id,
+                ConversationLink.linked_id == conversation_id,
+            )
+        )
+    )
+    ids = {a if b == conversation_id else b for a, b in rows.all()}
+    if not ids:
+        return []
+    return list(
+        await session.scalars(select(Conversation).where(Conversation.id.in_(ids)).order_by(Conversation.id))
+    )
+
+
+def _encode_cursor(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> list[Any]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+        if not isinstance(values, list) or len(values) != 2:
+            raise ValueError
+        return values
+    except (ValueError, TypeError) as exc:
+        raise Invalid("not a valid cursor", field="cursor") from exc
+
+
+def _apply_filter(query: Select[Any], actor: Actor, flt: ConversationFilter) -> Select[Any]:
+    query = query.where(Conversation.tenant_id == actor.tenant_id, Conversation.merged_into_id.is_(None))
+    view = flt.view or "all_open"
+    statuses = list(flt.status)
+    if view == "mine":
+        query = query.where(Conversation.assignee_id == actor.user_id)
+    elif view == "unassigned":
+        query = query.where(Conversation.assignee_id.is_(None))
+    elif view.startswith("team:"):
+        try:
+            query = query.where(Conversation.team_id == int(view[5:]))
+        except ValueError as exc:
+            raise Invalid("unknown view", field="view") from exc
+    elif view not in ("all_open", "all"):
+        raise Invalid("unknown view; use mine, unassigned, all_open, all or team:<id>", field="view")
+    if not statuses and view != "all":
+        statuses = list(OPEN_STATUSES)
+    if statuses:
+        query = query.where(Conversation.status.in_(statuses))
+    if flt.priority:
+        query = query.where(Conversation.priority.in_(flt.priority))
+    if flt.channel:
+        query = query.where(Conversation.channel == flt.channel)
+    if flt.assignee_id is not None:
+        query = query.where(Conversation.assignee_id == flt.assignee_id)
+    if flt.team_id is not None:
+        query = query.where(Conversation.team_id == flt.team_id)
+    if flt.contact_id is not None:
+        query = query.where(Conversation.contact_id == flt.contact_id)
+    if flt.tag:
+        query = query.where(
+            Conversation.id.in_(
+                select(ConversationTag.conversation_id)
+                .join(Tag, Tag.id == ConversationTag.tag_id)
+                .where(Tag.tenant_id == actor.tenant_id, Tag.name == flt.tag.strip().lower())
+            )
+        )
+    return query
+
+
+def _sort_key(flt: ConversationFilter) -> tuple[Any, bool]:
+    if flt.sort not in SORTS:
+        raise Invalid(f"sort must be one of {', '.join(SORTS)}", field="sort")
+    column = {
+        "activity_desc": Conversation.last_activity_at,
+        "activity_asc": Conversation.last_activity_at,
+        "created_desc": Conversation.id,
+        "created_asc": Conversation.id,
+        "priority_desc": Conversation.priority,
+    }[flt.sort]
+    return column, not flt.sort.endswith("_asc")
+
+
+async def list_conversations(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    flt: ConversationFilter,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page:
+    """A page of conversations; the cursor continues exactly where the last page ended."""
+    limit = max(1, min(limit, 200))
+    column, descending = _sort_key(flt)
+    query = _apply_filter(select(Conversation), actor, flt)
+    if flt.sort == "priority_desc":
+        # Priority is text in the table; order urgent > high > normal > low via a CASE.
+        from sqlalchemy import case
+
+        column = case({"urgent": 3, "high": 2, "normal": 1, "low": 0}, value=Conversation.priority)
+    if cursor:
+        value, last_id = _decode_cursor(cursor)
+        if flt.sort.startswith("activity"):
+            try:
+                value = datetime.fromisoformat(value)
+            except (TypeError, ValueError) as exc:
+                raise Invalid("not a valid cursor", field="cursor") from exc
+        if descending:
+            query = query.where(or_(column < value, and_(column == value, Conversation.id < last_id)))
+        else:
+            query = query.where(or_(column > value, and_(column == value, Conversation.id > last_id)))
+    order = (column.desc(), Conversation.id.desc()) if descending else (column.asc(), Conversation.id.asc())
+    items = list(await session.scalars(query.order_by(*order).limit(limit + 1)))
+    next_cursor = None
+    if len(items) > limit:
+        items = items[:limit]
+        last = items[-1]
+        if flt.sort.startswith("activity"):
+            sort_value: Any = last.last_activity_at.isoformat()
+        elif flt.sort.startswith("created"):
+            sort_value = last.id
+        else:
+            sort_value = {"urgent": 3, "high": 2, "normal": 1, "low": 0}[last.priority.value]
+        next_cursor = _encode_cursor([sort_value, last.id])
+    return Page(items=items, next_cursor=next_cursor)
+
+
+async def count_views(*, session: AsyncSession, actor: Actor, team_ids: list[int]) -> dict[str, int]:
+    """Open-conversation counts for the inbox's view list."""
+    from sqlalchemy import func
+
+    out: dict[str, int] = {}
+    for view in ["mine", "unassigned", "all_open", *[f"team:{t}" for t in team_ids]]:
+        query = _apply_filter(select(func.count(Conversation.id)), actor, ConversationFilter(view=view))
+        out[view] = int(await session.scalar(query) or 0)
+    return out
+
+
+async def contact_timeline(
+    *, session: AsyncSession, actor: Actor, contact_id: int, limit: int = 100
+) -> list[Conversation]:
+    """Every conversation with a contact on every channel, newest first."""
+    await contacts.get_contact(session=session, actor=actor, contact_id=contact_id)
+    return list(
+        await session.scalars(
+            select(Conversation)
+            .where(Conversation.tenant_id == actor.tenant_id, Conversation.contact_id == contact_id)
+            .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+# --- writing -----------------------------------------------------------------------------
+
+
+def _clean_subject(subject: str) -> str:
+    subject = " ".join((subject or "").split())
+    if len(subject) > MAX_SUBJECT_CHARS:
+        raise Invalid(f"the subject is longer than {MAX_SUBJECT_CHARS} characters", field="subject")
+    return subject
+
+
+def _bodies(new: NewMessage) -> tuple[str, str]:
+    html = sanitise_html(new.body_html) if new.body_html else ""
+    text = new.body_text or (html_to_text(html) if html else "")
+    if len(text) > MAX_BODY_CHARS or len(html) > MAX_BODY_CHARS * 2:
+        raise Invalid(f"the message is longer than {MAX_BODY_CHARS} characters", field="message.body")
+    if not text.strip() and not html and not new.attachments:
+        raise Invalid("the message is empty", field="message.body")
+    return text, html
+
+
+def _timeline(
+    session: AsyncSession, conversation: Conversation, actor: Actor, kind: str, **details: Any
+) -> None:
+    session.add(
+        TimelineEvent(
+            tenant_id=conversation.tenant_id,
+            conversation_id=conversation.id,
+            actor_user_id=actor.user_id,
+            kind=kind,
+            details=details,
+        )
+    )
+
+
+async def create_conversation(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    contact_id: int,
+    channel: str,
+    subject: str,
+    message: NewMessage | None,
+    direction: Direction = Direction.inbound,
+    priority: Priority = Priority.normal,
+    team_id: int | None = None,
+    assignee_id: int | None = None,
+    tags: list[str] | None = None,
+    language: str | None = None,
+) -> Conversation:
+    contact = await contacts.get_contact(session=session, actor=actor, contact_id=contact_id)
+    if contact.merged_into_id is not None:
+        contact = await contacts.get_contact(session=session, actor=actor, contact_id=contact.merged_into_id)
+    if team_id is not None:
+        await accounts.get_team(session=session, actor=actor, team_id=team_id)
+    if assignee_id is not None:
+        await accounts.get_user(session=session, actor=actor, user_id=assignee_id)
+    subject = _clean_subject(subject)
+    if message is not None:
+        _bodies(message)  # validate before taking a number
+        if message.external_id and await _known_external_id(
+            session, actor.tenant_id, channel, message.external_id
+        ):
+            raise Conflict("this message was received already", field="message.external_id")
+    now = utcnow()
+    conversation = Conversation(
+        tenant_id=actor.tenant_id,
+        number=await accounts.take_conversation_number(session=session, tenant_id=actor.tenant_id),
+        subject=subject,
+        status=Status.new if direction == Direction.inbound else Status.open,
+        priority=priority,
+        channel=channel,
+        language=language or contact.language,
+        contact_id=contact.id,
+        assignee_id=assignee_id,
+        team_id=team_id,
+        tags=[],
+        created_at=now,
+        updated_at=now,
+        last_activity_at=now,
+    )
+    session.add(conversation)
+    await session.flush()
+    _timeline(session, conversation, actor, "created", channel=channel)
+    if tags:
+        await _set_tags(session, actor, conversation, tags)
+    if message is not None:
+        await _store_message(
+            session,
+            actor,
+            conversation,
+            direction,
+            message,
+            author_contact_id=contact.id if direction == Direction.inbound else None,
+        )
+    await _reindex(session, conversation)
+    on_commit(session, Event("conversation.created", actor.tenant_id, _summary(conversation)))
+    return conversation
+
+
+@dataclass(frozen=True)
+class ContactDetails:
+    """A contact as a channel knows them: by an address, maybe with a name."""
+
+    email: str | None = None
+    phone: str | None = None
+    name: str = ""
+    language: str | None = None
+
+
+async def resolve_contact(*, session: AsyncSession, actor: Actor, details: ContactDetails) -> int:
+    """The contact for these details: a known identity finds its contact, else a new one is made."""
+    from helpline.contacts.models import IdentityKind
+
+    contact = None
+    if details.email:
+        contact = await contacts.find_or_create_by_identity(
+            session=session,
+            actor=actor,
+            kind=IdentityKind.email,
+            value=details.email,
+            name=details.name,
+            language=details.language,
+        )
+        if details.phone:
+            existing = await contacts.find_by_identity(
+                session=session, tenant_id=actor.tenant_id, kind=IdentityKind.phone, value=details.phone
+            )
+            if existing is None:
+                await contacts.add_identity(
+                    session=session,
+                    actor=actor,
+                    contact_id=contact.id,
+                    kind=IdentityKind.phone,
+                    value=details.phone,
+                )
+    elif details.phone:
+        contact = await contacts.find_or_create_by_identity(
+            session=session,
+            actor=actor,
+            kind=IdentityKind.phone,
+            value=details.phone,
+            name=details.name,
+            language=details.language,
+        )
+    if contact is None:
+        raise Invalid("give the contact's email or phone", field="contact")
+    return contact.merged_into_id or contact.id
+
+
+async def start_conversation(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    contact: ContactDetails | int,
+    channel: str,
+    subject: str,
+    message: NewMessage | None,
+    **options: Any,
+) -> Conversation:
+    """Intake for every channel: find or create the contact, then open the conversation."""
+    if message is not None:
+        _bodies(message)  # refuse an empty or oversized message before creating a contact
+    contact_id = (
+        contact
+        if isinstance(contact, int)
+        else await resolve_contact(session=session, actor=actor, details=contact)
+    )
+    return await create_conversation(
+        session=session,
+        actor=actor,
+        contact_id=contact_id,
+        channel=channel,
+        subject=subject,
+        message=message,
+        **options,
+    )
+
+
+def _summary(conversation: Conversation) -> dict[str, Any]:
+    return {
+        "conversation_id": conversation.id,
+        "number": conversation.number,
+        "status": conversation.status.value,
+        "priority": conversation.priority.value,
+        "channel": conversation.channel,
+        "contact_id": conversation.contact_id,
+        "assignee_id": conversation.assignee_id,
+        "team_id": conversation.team_id,
+    }
+
+
+async def _known_external_id(session: AsyncSession, tenant_id: int, channel: str, external_id: str) -> bool:
+    return bool(
+        await session.scalar(
+            select(Message.id).where(
+                Message.tenant_id == tenant_id, Message.channel == channel, Message.external_id == external_id
+            )
+        )
+    )
+
+
+async def _store_message(
+    session: AsyncSession,
+    actor: Actor,
+    conversation: Conversation,
+    direction: Direction,
+    new: NewMessage,
+    *,
+    author_contact_id: int | None = None,
+) -> Message:
+    text, html = _bodies(new)
+    created_at = new.created_at or utcnow()
+    message = Message(
+        tenant_id=conversation.tenant_id,
+        conversation_id=conversation.id,
+        direction=direction,
+        channel=conversation.channel,
+        author_user_id=actor.user_id if direction != Direction.inbound else None,
+        author_contact_id=author_contact_id,
+        body_text=text,
+        body_html=html,
+        external_id=new.external_id,
+        created_at=created_at,
+    )
+    session.add(message)
+    await session.flush()
+    for stored in new.attachments:
+        session.add(
+            Attachment(
+                tenant_id=conversation.tenant_id,
+                message_id=message.id,
+                filename=stored.filename,
+                content_type=stored.content_type,
+                size=stored.size,
+                sha256=stored.sha256,
+                storage_key=stored.key,
+            )
+        )
+    conversation.message_count += 1
+    if direction != Direction.note:
+        conversation.preview = " ".join(text.split())[:PREVIEW_CHARS]
+        conversation.last_activity_at = max(conversation.last_activity_at, created_at)
+    conversation.updated_at = utcnow()
+    await index_for(session).upsert(
+        session,
+        SearchDocument(
+            tenant_id=conversation.tenant_id,
+            kind="message",
+            ref_id=message.id,
+            title=conversation.subject,
+            body=text,
+            conversation_id=conversation.id,
+            contact_id=conversation.contact_id,
+        ),
+    )
+    on_commit(
+        session,
+        Event(
+            "message.created",
+            conversation.tenant_id,
+            {
+                **_summary(conversation),
+                "message_id": message.id,
+                "direction": direction.value,
+            },
+        ),
+    )
+    return message
+
+
+async def add_message(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    conversation_id: int,
+    direction: Direction,
+    message: NewMessage,
+    status_after: Status | None = None,
+) -> Message:
+    """A reply, a customer message or an internal note on an existing conversation."""
+    conversation = await get_conversation(session=session, actor=actor, conversation_id=conversation_id)
+    if conversation.merged_into_id is not None:
+        conversation = await get_conversation(
+            session=session, actor=actor, conversation_id=conversation.merged_into_id
+        )
+    if message.external_id and await _known_external_id(
+        session, actor.tenant_id, conversation.channel, message.external_id
+    ):
+        raise Conflict("this message was received already", field="message.external_id")
+    author_contact_id = conversation.contact_id if direction == Direction.inbound else None
+    stored = await _store_message(
+        session, actor, conversation, direction, message, author_contact_id=author_contact_id
+    )
+    previous = conversation.status
+    if direction == Direction.inbound and conversation.status in (
+        Status.solved,
+        Status.closed,
+        Status.pending,
+    ):
+        # The customer wrote again: the case is open again (a closed one too — nothing is lost).
+        await _change_status(session, actor, conversation, Status.open)
+    elif direction == Direction.outbound:
+        if conversation.first_response_at is None:
+            conversation.first_response_at = stored.created_at
+        if status_after is not None:
+            await _change_status(session, actor, conversation, status_after)
+        elif previous == Status.new:
+            await _change_status(session, actor, conversation, Status.open)
+    elif status_after is not None:
+        await _change_status(session, actor, conversation, status_after)
+    return stored
+
+
+async def _change_status(
+    session: AsyncSession, actor: Actor, conversation: Conversation, status: Status
+) -> None:
+    if conversation.status == status:
+        return
+    previous, conversation.status = conversation.status, status
+    conversation.solved_at = utcnow() if status in (Status.solved, Status.closed) else None
+    _timeline(session, conversation, actor, "status", old=previous.value, new=status.value)
+    on_commit(
+        session,
+        Event(
+            "conversation.updated",
+            conversation.tenant_id,
+            {**_summary(conversation), "changes": {"status": [previous.value, status.value]}},
+        ),
+    )
+
+
+async def update_conversation(
+    *, session: AsyncSession, actor: Actor, conversation_id: int, changes: dict[str, Any]
+) -> Conversation:
+    """Change status, priority, assignee, team, subject or tags; each change lands on the timeline."""
+    conversation = await get_conversation(session=session, actor=actor, conversation_id=conversation_id)
+    if conversation.merged_into_id is not None:
+        raise Conflict(
+            "this conversation was merged; change the one it was merged into", field="conversation_id"
+        )
+    changed: dict[str, list[Any]] = {}
+    if changes.get("status") is not None:
+        status = Status(changes["status"])
+        if status != conversation.status:
+            changed["status"] = [conversation.status.value, status.value]
+            conversation.status = status
+            conversation.solved_at = utcnow() if status in (Status.solved, Status.closed) else None
+            _timeline(session, conversation, actor, "status", old=changed["status"][0], new=status.value)
+    if changes.get("priority") is not None:
+        priority = Priority(changes["priority"])
+        if priority != conversation.priority:
+            changed["priority"] = [conversation.priority.value, priority.value]
+            conversation.priority = priority
+            _timeline(
+                session, conversation, actor, "priority", old=changed["priority"][0], new=priority.value
+            )
+    if "assignee_id" in changes:
+        assignee_id = changes["assignee_id"]
+        if assignee_id is not None:
+            user = await accounts.get_user(session=session, actor=actor, user_id=assignee_id)
+            if not user.is_active:
+                raise Invalid("that user is deactivated", field="assignee_id")
+        if assignee_id != conversation.assignee_id:
+            changed["assignee_id"] = [conversation.assignee_id, assignee_id]
+            conversation.assignee_id = assignee_id
+            _timeline(
+                session, conversation, actor, "assignee", old=changed["assignee_id"][0], new=assignee_id
+            )
+    if "team_id" in changes:
+        team_id = changes["team_id"]
+        if team_id is not None:
+            await accounts.get_team(session=session, actor=actor, team_id=team_id)
+        if team_id != conversation.team_id:
+            changed["team_id"] = [conversation.team_id, team_id]
+            conversation.team_id = team_id
+            _timeline(session, conversation, actor, "team", old=changed["team_id"][0], new=team_id)
+    if changes.get("subject") is not None:
+        subject = _clean_subject(changes["subject"])
+        if subject != conversation.subject:
+            changed["subject"] = [conversation.subject, subject]
+            conversation.subject = subject
+            _timeline(session, conversation, actor, "subject", old=changed["subject"][0], new=subject)
+    if changes.get("tags") is not None:
+        before = list(conversation.tags)
+        await _set_tags(session, actor, conversation, list(changes["tags"]))
+        if before != conversation.tags:
+            changed["tags"] = [before, list(conversation.tags)]
+            _timeline(session, conversation, actor, "tags", old=before, new=list(conversation.tags))
+    if changed:
+        conversation.updated_at = utcnow()
+        await _reindex(session, conversation)
+        on_commit(
+            session,
+            Event("conversation.updated", actor.tenant_id, {**_summary(conversation), "changes": changed}),
+        )
+    return conversation
+
+
+def normalise_tag(tag: str) -> str:
+    tag = "-".join(tag.strip().lower().split())
+    if not tag or len(tag) > 64 or any(c in tag for c in "<>\"'&,"):
+        raise Invalid(f"not a valid tag: {tag!r}", field="tags")
+    return tag
+
+
+async def _set_tags(session: AsyncSession, actor: Actor, conversation: Conversation, tags: list[str]) -> None:
+    wanted = list(dict.fromkeys(normalise_tag(t) for t in tags if t.strip()))
+    if len(wanted) > MAX_TAGS:
+        raise Invalid(f"at most {MAX_TAGS} tags", field="tags")
+    current = set(conversation.tags or [])
+    for name in wanted:
+        tag = await session.scalar(select(Tag).where(Tag.tenant_id == actor.tenant_id, Tag.name == name))
+        if tag is None:
+            tag = Tag(tenant_id=actor.tenant_id, name=name, usage_count=0)
+            session.add(tag)
+            await session.flush()
+        if name not in current:
+            tag.usage_count += 1
+            session.add(
+                ConversationTag(conversation_id=conversation.id, tag_id=tag.id, tenant_id=actor.tenant_id)
+            )
+    for name in current - set(wanted):
+        tag = await session.scalar(select(Tag).where(Tag.tenant_id == actor.tenant_id, Tag.name == name))
+        if tag is not None:
+            tag.usage_count = max(0, tag.usage_count - 1)
+            link = await session.get(ConversationTag, (conversation.id, tag.id))
+            if link is not None:
+                await session.delete(link)
+    conversation.tags = wanted
+
+
+async def list_tags(*, session: AsyncSession, actor: Actor) -> list[Tag]:
+    return list(
+        await session.scalars(
+            select(Tag).where(Tag.tenant_id == actor.tenant_id).order_by(Tag.usage_count.desc(), Tag.name)
+        )
+    )
+
+
+async def link_follow_up(
+    *, session: AsyncSession, actor: Actor, conversation_id: int, follows_up_id: int
+) -> ConversationLink:
+    """Mark ``conversation_id`` as a follow-up of ``follows_up_id`` (e.g. a closed case came back)."""
+    if conversation_id == follows_up_id:
+        raise Invalid("a conversation cannot follow up on itself", field="follows_up_id")
+    conversation = await get_conversation(session=session, actor=actor, conversation_id=conversation_id)
+    earlier = await get_conversation(session=session, actor=actor, conversation_id=follows_up_id)
+    existing = await session.scalar(
+        select(ConversationLink).where(
+            ConversationLink.conversation_id == conversation.id, ConversationLink.linked_id == earlier.id
+        )
+    )
+    if existing is not None:
+        return existing
+    link = ConversationLink(tenant_id=actor.tenant_id, conversation_id=conversation.id, linked_id=earlier.id)
+    session.add(link)
+    _timeline(session, conversation, actor, "follow_up", of=earlier.number)
+    _timeline(session, earlier, actor, "followed_up", by=conversation.number)
+    await session.flush()
+    on_commit(
+        session,
+        Event("conversation.updated", actor.tenant_id, {**_summary(conversation), "changes": {"links": []}}),
+    )
+    return link
+
+
+async def merge_conversations(
+    *, session: AsyncSession, actor: Actor, survivor_id: int, merged_id: int
+) -> Conversation:
+    """Move every message of ``merged_id`` into ``survivor_id`` (they interleave by time)."""
+    if survivor_id == merged_id:
+        raise Invalid("a conversation cannot be merged into itself", field="merged_id")
+    survivor = await get_conversation(session=session, actor=actor, conversation_id=survivor_id)
+    merged = await get_conversation(session=session, actor=actor, conversation_id=merged_id)
+    if merged.merged_into_id is not None or survivor.merged_into_id is not None:
+        raise Conflict("one of these conversations was merged already", field="merged_id")
+    moved = list(await session.scalars(select(Message).where(Message.conversation_id == merged.id)))
+    for message in moved:
+        message.conversation_id = survivor.id
+        await index_for(session).upsert(
+            session,
+            SearchDocument(
+                tenant_id=survivor.tenant_id,
+                kind="message",
+                ref_id=message.id,
+                title=survivor.subject,
+                body=message.body_text,
+                conversation_id=survivor.id,
+                contact_id=survivor.contact_id,
+            ),
+        )
+    survivor.message_count += len(moved)
+    merged.message_count = 0
+    survivor.last_activity_at = max(survivor.last_activity_at, merged.last_activity_at)
+    await _set_tags(session, actor, survivor, [*survivor.tags, *merged.tags])
+    merged.merged_into_id = survivor.id
+    previous = merged.status
+    merged.status = Status.closed
+    _timeline(session, survivor, actor, "merged", number=merged.number, messages=len(moved))
+    _timeline(session, merged, actor, "merged_into", number=survivor.number, old_status=previous.value)
+    await index_for(session).delete(session, "conversation", merged.id)
+    await _reindex(session, survivor)
+    on_commit(
+        session, Event("conversation.merged", actor.tenant_id, {**_summary(survivor), "merged_id": merged.id})
+    )
+    return survivor
+
+
+async def move_contact(
+    *, session: AsyncSession, actor: Actor, from_contact_id: int, to_contact_id: int
+) -> int:
+    """Contact merge: the merged contact's conversations now belong to the survivor."""
+    rows = list(
+        await session.scalars(
+            select(Conversation).where(
+                Conversation.tenant_id == actor.tenant_id, Conversation.contact_id == from_contact_id
+            )
+        )
+    )
+    for conversation in rows:
+        conversation.contact_id = to_contact_id
+        _timeline(session, conversation, actor, "contact_moved", old=from_contact_id, new=to_contact_id)
+        await _reindex(session, conversation)
+    for message in await session.scalars(select(Message).where(Message.author_contact_id == from_contact_id)):
+        message.author_contact_id = to_contact_id
+    return len(rows)
+
+
+async def _reindex(session: AsyncSession, conversation: Conversation) -> None:
+    await index_for(session).upsert(
+        session,
+        SearchDocument(
+            tenant_id=conversation.tenant_id,
+            kind="conversation",
+            ref_id=conversation.id,
+            title=f"#{conversation.number} {conversation.subject}",
+            body=" ".join(conversation.tags),
+            conversation_id=conversation.id,
+            contact_id=conversation.contact_id,
+        ),
+    )
+
+
+# --- search ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    conversations: list[tuple[Conversation, SearchHit]]
+    contacts: list[tuple[Any, SearchHit]]
+
+
+async def search(*, session: AsyncSession, actor: Actor, query: str, limit: int = 20) -> SearchResults:
+    """Conversations (by subject, tags or any message) and contacts matching every word."""
+    from helpline.contacts.models import Contact
+
+    if len(query) > 500:
+        raise Invalid("the search is longer than 500 characters", field="q")
+    limit = max(1, min(limit, 100))
+    index = index_for(session)
+    hits = await index.search(session, actor.tenant_id, query, ("conversation", "message"), limit * 3)
+    seen: dict[int, SearchHit] = {}
+    for hit in hits:
+        if hit.conversation_id is not None and hit.conversation_id not in seen:
+            seen[hit.conversation_id] = hit
+    ids = list(seen)[:limit]
+    by_id = (
+        {
+            c.id: c
+            for c in await session.scalars(
+                select(Conversation).where(
+                    Conversation.id.in_(ids), Conversation.tenant_id == actor.tenant_id
+                )
+            )
+        }
+        if ids
+        else {}
+    )
+    conversation_hits = [(by_id[i], seen[i]) for i in ids if i in by_id]
+    contact_hits = await index.search(session, actor.tenant_id, query, ("contact",), limit)
+    contact_ids = [h.ref_id for h in contact_hits]
+    contacts_by_id = (
+        {
+            c.id: c
+            for c in await session.scalars(
+                select(Contact).where(Contact.id.in_(contact_ids), Contact.tenant_id == actor.tenant_id)
+            )
+        }
+        if contact_ids
+        else {}
+    )
+    return SearchResults(
+        conversations=conversation_hits,
+        contacts=[(contacts_by_id[h.ref_id], h) for h in contact_hits if h.ref_id in contacts_by_id],
+    )

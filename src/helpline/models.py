@@ -1,0 +1,11 @@
+"""Every domain's tables, imported in one place so that migrations see the whole schema."""
+
+from helpline.accounts import models as accounts
+from helpline.contacts import models as contacts
+from helpline.conversations import models as conversations
+from helpline.db import Base
+from helpline.jobs import Job
+
+metadata = Base.metadata
+
+__all__ = ["Job", "accounts", "contacts", "conversations", "metadata"]
