@@ -228,7 +228,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         return response
 
-    app.add_middleware(BodyLimit, settings=settings)  # type: ignore[arg-type]
+    app.add_middleware(BodyLimit, settings=settings)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:

@@ -157,7 +157,7 @@ class Fts5Index:
             ),
             {"match": match, "limit": limit},
         )
-        return _hits([tuple(r) for r in result.all()], tokens)  # type: ignore[misc]
+        return _hits([tuple(r) for r in result.all()], tokens)
 
 
 class PostgresIndex:
@@ -208,7 +208,7 @@ class PostgresIndex:
             ),
             {"tenant_id": tenant_id, "kinds": list(kinds), "q": tsquery, "limit": limit},
         )
-        return _hits([tuple(r) for r in result.all()], tokens)  # type: ignore[misc]
+        return _hits([tuple(r) for r in result.all()], tokens)
 
 
 _FTS5 = Fts5Index()

@@ -29,7 +29,7 @@ class CsrfFailed(DomainError):
 
 
 def runtime(request: Request) -> Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
+    return request.app.state.runtime
 
 
 @dataclass

@@ -183,10 +183,11 @@ async def agent_socket(websocket: WebSocket) -> None:
 
     rt: Runtime = websocket.app.state.runtime
     found = await _actor_from_cookie(rt, websocket)
-    if found is None or not _same_origin(websocket):
-        await websocket.close(code=4401, reason="log in first")
-        return
+    # Accept, then close with a reason code: a browser never sees why a handshake failed.
     await websocket.accept()
+    if found is None or not _same_origin(websocket):
+        await websocket.close(code=4401, reason="log in first" if found is None else "cross-site connection refused")
+        return
     connection = Connection(socket=websocket, actor=found[0])
     rt.hub.add(connection)
     sender = asyncio.create_task(_send_loop(connection))
