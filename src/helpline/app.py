@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from helpline import __version__
@@ -22,7 +23,7 @@ from helpline.accounts import service as accounts
 from helpline.accounts.service import Actor, LoginRateLimiter
 from helpline.config import Settings, load_settings
 from helpline.db import Database
-from helpline.errors import DomainError
+from helpline.errors import Conflict, DomainError, Invalid
 from helpline.events import EventBus, make_bus
 from helpline.jobs import Sweeper
 from helpline.storage import AttachmentStore
@@ -161,6 +162,21 @@ def _install_error_handlers(app: FastAPI) -> None:
         from helpline.web.pages import render_error
 
         return render_error(request, exc.status_code, exc.message)
+
+    # Safety nets: the database refusing a value is the client's problem, not a crash.
+    @app.exception_handler(OverflowError)
+    async def number_out_of_range(request: Request, exc: OverflowError) -> Response:
+        return await domain_error(request, Invalid("a number is out of range", field="id"))
+
+    @app.exception_handler(DataError)
+    async def data_error(request: Request, exc: DataError) -> Response:
+        log.info("database refused a value: %s", exc.orig)
+        return await domain_error(request, Invalid("a value is out of range or malformed"))
+
+    @app.exception_handler(IntegrityError)
+    async def integrity_error(request: Request, exc: IntegrityError) -> Response:
+        log.info("integrity conflict: %s", exc.orig)
+        return await domain_error(request, Conflict("this conflicts with existing data (a duplicate?)"))
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:

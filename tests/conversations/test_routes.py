@@ -100,7 +100,8 @@ async def test_reply_and_note_and_customer_reply_reopens_solved(client: httpx.As
     reply = await client.post(f"/api/v1/conversations/{cid}/messages",
                               json={"body": "Wir erstatten den Betrag.", "status": "solved"}, headers=admin.headers)
     assert reply.status_code == 201 and reply.json()["direction"] == "outbound"
-    note = await client.post(f"/api/v1/conversations/{cid}/notes", json={"body": "Kunde ist VIP"}, headers=admin.headers)
+    note = await client.post(f"/api/v1/conversations/{cid}/notes", json={"body": "Kunde ist VIP"},
+                             headers=admin.headers)
     assert note.json()["direction"] == "note"
     assert (await client.get(f"/api/v1/conversations/{cid}", headers=admin.headers)).json()["status"] == "solved"
     await client.post(f"/api/v1/conversations/{cid}/messages", json={"body": "Danke, aber...", "direction": "inbound"},
