@@ -80,6 +80,11 @@ def sync_url(url: str) -> str:
 
 
 def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> AsyncEngine:
+    if immediate:
+        import helpline.sqlite_inline  # noqa: F401 - registers the dialect
+
+        # Writes run inline on the event loop (ADR 0006); reads keep aiosqlite's thread.
+        url = url.replace("sqlite+aiosqlite:", "sqlite+inline:", 1)
     engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60)
 
     @event.listens_for(engine.sync_engine, "connect")
