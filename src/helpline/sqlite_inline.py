@@ -24,7 +24,7 @@ class InlineCursor(sqlite3.Cursor):
 
 
 class InlineConnection(sqlite3.Connection):
-    def cursor(self, factory: Any = InlineCursor) -> Any:  # type: ignore[override]
+    def cursor(self, factory: Any = InlineCursor) -> Any:
         return super().cursor(factory)
 
 
