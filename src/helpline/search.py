@@ -82,7 +82,7 @@ def make_snippet(body: str, tokens: list[str]) -> tuple[str, tuple[tuple[int, in
 
 
 class SearchIndex(Protocol):
-    async def upsert(self, session: AsyncSession, doc: SearchDocument) -> None: ...
+    async def upsert(self, session: AsyncSession, doc: SearchDocument, *, fresh: bool = False) -> None: ...
     async def delete(self, session: AsyncSession, kind: str, ref_id: int) -> None: ...
     async def search(
         self, session: AsyncSession, tenant_id: int, query: str, kinds: tuple[str, ...], limit: int
@@ -115,9 +115,14 @@ POSTGRES_DDL = (
 SEARCH_TABLES = ("search_fts", "search_documents")
 
 
+_FTS_DELETE = text("DELETE FROM search_fts WHERE rowid = :rowid")
+
+
 class Fts5Index:
-    async def upsert(self, session: AsyncSession, doc: SearchDocument) -> None:
-        await session.execute(text("DELETE FROM search_fts WHERE rowid = :rowid"), {"rowid": doc.doc_id})
+    async def upsert(self, session: AsyncSession, doc: SearchDocument, *, fresh: bool = False) -> None:
+        """Index a document; ``fresh`` says it is new, so there is nothing to replace."""
+        if not fresh:
+            await session.execute(_FTS_DELETE, {"rowid": doc.doc_id})
         await session.execute(
             text(
                 "INSERT INTO search_fts"
@@ -161,7 +166,7 @@ class Fts5Index:
 
 
 class PostgresIndex:
-    async def upsert(self, session: AsyncSession, doc: SearchDocument) -> None:
+    async def upsert(self, session: AsyncSession, doc: SearchDocument, *, fresh: bool = False) -> None:
         await session.execute(
             text(
                 "INSERT INTO search_documents"

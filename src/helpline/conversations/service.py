@@ -412,6 +412,9 @@ async def create_conversation(
         ):
             raise Conflict("this message was received already", field="message.external_id")
     now = utcnow()
+    # A channel may hand over when the first message was written (imports, email Date:).
+    started = message.created_at if message is not None and message.created_at else now
+    text, _html = _bodies(message) if message is not None else ("", "")
     conversation = Conversation(
         tenant_id=actor.tenant_id,
         number=await accounts.take_conversation_number(session=session, tenant_id=actor.tenant_id),
@@ -424,9 +427,12 @@ async def create_conversation(
         assignee_id=assignee_id,
         team_id=team_id,
         tags=[],
-        created_at=now,
+        # Counters are right from the first INSERT: no UPDATE for the first message.
+        message_count=1 if message is not None else 0,
+        preview=" ".join(text.split())[:PREVIEW_CHARS],
+        created_at=started,
         updated_at=now,
-        last_activity_at=now,
+        last_activity_at=started,
     )
     session.add(conversation)
     await session.flush()
@@ -434,7 +440,7 @@ async def create_conversation(
     if tags:
         await _set_tags(session, actor, conversation, tags)
     if message is not None:
-        await _store_message(
+        await _insert_message(
             session,
             actor,
             conversation,
@@ -442,7 +448,9 @@ async def create_conversation(
             message,
             author_contact_id=contact.id if direction == Direction.inbound else None,
         )
-    await _reindex(session, conversation)
+    if direction == Direction.outbound and message is not None:
+        conversation.first_response_at = started
+    await _reindex(session, conversation, fresh=True)
     on_commit(session, Event("conversation.created", actor.tenant_id, _summary(conversation)))
     return conversation
 
@@ -549,7 +557,7 @@ async def _known_external_id(session: AsyncSession, tenant_id: int, channel: str
     )
 
 
-async def _store_message(
+async def _insert_message(
     session: AsyncSession,
     actor: Actor,
     conversation: Conversation,
@@ -558,8 +566,8 @@ async def _store_message(
     *,
     author_contact_id: int | None = None,
 ) -> Message:
+    """Store a message, its attachments and its search document; the caller keeps the counters."""
     text, html = _bodies(new)
-    created_at = new.created_at or utcnow()
     message = Message(
         tenant_id=conversation.tenant_id,
         conversation_id=conversation.id,
@@ -570,7 +578,7 @@ async def _store_message(
         body_text=text,
         body_html=html,
         external_id=new.external_id,
-        created_at=created_at,
+        created_at=new.created_at or utcnow(),
     )
     session.add(message)
     await session.flush()
@@ -586,11 +594,6 @@ async def _store_message(
                 storage_key=stored.key,
             )
         )
-    conversation.message_count += 1
-    if direction != Direction.note:
-        conversation.preview = " ".join(text.split())[:PREVIEW_CHARS]
-        conversation.last_activity_at = max(conversation.last_activity_at, created_at)
-    conversation.updated_at = utcnow()
     await index_for(session).upsert(
         session,
         SearchDocument(
@@ -602,19 +605,36 @@ async def _store_message(
             conversation_id=conversation.id,
             contact_id=conversation.contact_id,
         ),
+        fresh=True,
     )
     on_commit(
         session,
         Event(
             "message.created",
             conversation.tenant_id,
-            {
-                **_summary(conversation),
-                "message_id": message.id,
-                "direction": direction.value,
-            },
+            {**_summary(conversation), "message_id": message.id, "direction": direction.value},
         ),
     )
+    return message
+
+
+async def _store_message(
+    session: AsyncSession,
+    actor: Actor,
+    conversation: Conversation,
+    direction: Direction,
+    new: NewMessage,
+    *,
+    author_contact_id: int | None = None,
+) -> Message:
+    message = await _insert_message(
+        session, actor, conversation, direction, new, author_contact_id=author_contact_id
+    )
+    conversation.message_count += 1
+    if direction != Direction.note:
+        conversation.preview = " ".join(message.body_text.split())[:PREVIEW_CHARS]
+        conversation.last_activity_at = max(conversation.last_activity_at, message.created_at)
+    conversation.updated_at = utcnow()
     return message
 
 
@@ -876,7 +896,7 @@ async def move_contact(
     return len(rows)
 
 
-async def _reindex(session: AsyncSession, conversation: Conversation) -> None:
+async def _reindex(session: AsyncSession, conversation: Conversation, *, fresh: bool = False) -> None:
     await index_for(session).upsert(
         session,
         SearchDocument(
@@ -888,6 +908,7 @@ async def _reindex(session: AsyncSession, conversation: Conversation) -> None:
             conversation_id=conversation.id,
             contact_id=conversation.contact_id,
         ),
+        fresh=fresh,
     )
 
 
