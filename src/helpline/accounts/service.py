@@ -6,6 +6,7 @@ import hashlib
 import secrets
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from argon2 import PasswordHasher
@@ -85,7 +86,8 @@ class SlidingWindowLimiter:
 
     def check(self, address: str, email: str) -> None:
         now = time.monotonic()
-        window = self._attempts.setdefault((address, email.lower()), deque())
+        # The same key authenticate() matches on: " Ada@x " must not buy a fresh allowance.
+        window = self._attempts.setdefault((address, email.strip().lower()), deque())
         while window and now - window[0] > 60:
             window.popleft()
         if len(window) >= self.per_minute:
@@ -95,7 +97,7 @@ class SlidingWindowLimiter:
             self._attempts.clear()
 
     def reset(self, address: str, email: str) -> None:
-        self._attempts.pop((address, email.lower()), None)
+        self._attempts.pop((address, email.strip().lower()), None)
 
 
 # --- tenants ---------------------------------------------------------------------------
@@ -159,10 +161,10 @@ def validate_time_zone(time_zone: str, field_name: str = "time_zone") -> None:
 # --- audit -----------------------------------------------------------------------------
 
 
-def audit(session: AsyncSession, actor: Actor, action: str, target: str, details: dict[str, object]) -> None:
+def audit(session: AsyncSession, actor: Actor, action: str, target: str, details: Mapping[str, object]) -> None:
     session.add(
         AuditEntry(
-            tenant_id=actor.tenant_id, actor_id=actor.user_id, action=action, target=target, details=details
+            tenant_id=actor.tenant_id, actor_id=actor.user_id, action=action, target=target, details=dict(details)
         )
     )
 

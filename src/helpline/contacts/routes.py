@@ -54,9 +54,12 @@ async def list_contacts(
 ) -> ContactPage:
     async with ctx.read() as session:
         if email:
-            found = await service.find_by_identity(
-                session=session, tenant_id=ctx.actor.tenant_id, kind=IdentityKind.email, value=email
-            )
+            try:
+                found = await service.find_by_identity(
+                    session=session, tenant_id=ctx.actor.tenant_id, kind=IdentityKind.email, value=email
+                )
+            except Invalid as exc:
+                raise Invalid(exc.message, field="email") from exc
             items = [found] if found else []
         else:
             items = await service.list_contacts(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.accounts.service import (
@@ -229,8 +230,9 @@ async def update_contact(
     if "notes" in changes and changes["notes"] is not None:
         contact.notes = changes["notes"]
     if "custom_fields" in changes and changes["custom_fields"] is not None:
-        merged = {**contact.custom_fields, **changes["custom_fields"]}
-        contact.custom_fields = await validate_custom_fields(session, actor, FieldEntity.contact, merged)
+        contact.custom_fields = await _merge_custom_fields(
+            session, actor, FieldEntity.contact, contact.custom_fields, changes["custom_fields"]
+        )
     await session.flush()
     await _reindex(session, contact)
     on_commit(session, Event("contact.updated", actor.tenant_id, {"contact_id": contact.id}))
@@ -245,6 +247,11 @@ async def merge_contacts(*, session: AsyncSession, actor: Actor, survivor_id: in
         raise Invalid("a contact cannot be merged into itself", field="merged_id")
     survivor = await get_contact(session=session, actor=actor, contact_id=survivor_id)
     merged = await get_contact(session=session, actor=actor, contact_id=merged_id)
+    if survivor.merged_into_id is not None:
+        raise Conflict(
+            f"this contact was merged into #{survivor.merged_into_id}; merge into that one",
+            field="contact_id",
+        )
     if merged.merged_into_id is not None:
         raise Conflict("that contact was merged already", field="merged_id")
     for identity in await session.scalars(
@@ -262,6 +269,12 @@ async def merge_contacts(*, session: AsyncSession, actor: Actor, survivor_id: in
     survivor.time_zone = survivor.time_zone or merged.time_zone
     survivor.name = survivor.name or merged.name
     merged.merged_into_id = survivor.id
+    # Contacts merged into this one earlier now point straight at the survivor: no chains to follow.
+    await session.execute(
+        update(Contact)
+        .where(Contact.tenant_id == actor.tenant_id, Contact.merged_into_id == merged.id)
+        .values(merged_into_id=survivor.id)
+    )
     await session.flush()
     await index_for(session).delete(session, "contact", merged.id)
     await _reindex(session, survivor)
@@ -362,17 +375,31 @@ async def update_organisation(
 ) -> Organisation:
     organisation = await get_organisation(session=session, actor=actor, organisation_id=organisation_id)
     if changes.get("name") is not None:
-        if not str(changes["name"]).strip():
+        name = str(changes["name"]).strip()
+        if not name:
             raise Invalid("the organisation needs a name", field="name")
-        organisation.name = str(changes["name"]).strip()
+        if name != organisation.name and await session.scalar(
+            select(Organisation.id).where(Organisation.tenant_id == actor.tenant_id, Organisation.name == name)
+        ):
+            raise Conflict(f"an organisation named {name!r} exists already", field="name")
+        if name != organisation.name:
+            organisation.name = name
+            # Its people are found by the organisation's name: the search must learn the new one.
+            for contact in await session.scalars(
+                select(Contact).where(
+                    Contact.tenant_id == actor.tenant_id,
+                    Contact.organisation_id == organisation.id,
+                    Contact.merged_into_id.is_(None),
+                )
+            ):
+                await _reindex(session, contact)
     if "domain" in changes:
         organisation.domain = changes["domain"] or None
     if changes.get("notes") is not None:
         organisation.notes = changes["notes"]
     if changes.get("custom_fields") is not None:
-        merged = {**organisation.custom_fields, **changes["custom_fields"]}
-        organisation.custom_fields = await validate_custom_fields(
-            session, actor, FieldEntity.organisation, merged
+        organisation.custom_fields = await _merge_custom_fields(
+            session, actor, FieldEntity.organisation, organisation.custom_fields, changes["custom_fields"]
         )
     return organisation
 
@@ -474,6 +501,15 @@ async def validate_custom_fields(
     return out
 
 
+async def _merge_custom_fields(
+    session: AsyncSession, actor: Actor, entity: FieldEntity, current: dict[str, Any], changes: dict[str, Any]
+) -> dict[str, Any]:
+    """Only the values sent are checked: a stored value of a since-deleted field must not block edits."""
+    values = await validate_custom_fields(session, actor, entity, changes)
+    kept = {key: value for key, value in current.items() if key not in changes}
+    return {**kept, **values}
+
+
 def _coerce(definition: CustomFieldDefinition, value: Any, name: str) -> Any:
     kind = definition.field_type
     try:
@@ -485,7 +521,14 @@ def _coerce(definition: CustomFieldDefinition, value: Any, name: str) -> Any:
         if kind == FieldType.number:
             if isinstance(value, bool):
                 raise ValueError
-            number = float(value)
+            if isinstance(value, int):
+                return value
+            try:
+                return int(str(value).strip())  # whole numbers keep every digit
+            except ValueError:
+                number = float(value)
+            if not math.isfinite(number):  # NaN and infinity are not JSON and not numbers anyone means
+                raise ValueError
             return int(number) if number.is_integer() else number
         if kind == FieldType.date:
             return dt.date.fromisoformat(str(value)).isoformat()

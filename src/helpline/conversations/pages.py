@@ -219,6 +219,15 @@ async def thread_fragment(
     return render(request, "conversations/thread.html", ctx=ctx, **context)
 
 
+@router.get("/conversations/{conversation_id}/live")
+async def live_fragment(conversation_id: int, request: Request, ctx: Ctx = Depends(page_context)) -> Response:
+    """What the page refreshes when the conversation changed: subject, badges, thread, side panel."""
+    conversation, context = await _load(ctx, conversation_id)
+    if conversation.merged_into_id is not None:
+        return Response(status_code=204, headers={"HX-Redirect": f"/conversations/{conversation.merged_into_id}"})
+    return render(request, "conversations/live.html", ctx=ctx, **context)
+
+
 @router.get("/conversations/{conversation_id}/side")
 async def side_fragment(conversation_id: int, request: Request, ctx: Ctx = Depends(page_context)) -> Response:
     _conversation, context = await _load(ctx, conversation_id)

@@ -196,8 +196,8 @@ async def agent_socket(websocket: WebSocket) -> None:
         while True:
             raw = await websocket.receive_text()
             await _handle_frame(rt, connection, raw)
-    except WebSocketDisconnect:
-        pass
+    except (WebSocketDisconnect, RuntimeError):
+        pass  # the browser left (RuntimeError: it left before our first frame went out)
     finally:
         sender.cancel()
         rt.hub.remove(connection)

@@ -103,6 +103,9 @@ async def submit(
                 if exc.status_code == 429
                 else exc.message
             )
+    if errors and "attachment" not in errors and attachment is not None and attachment.filename:
+        # A browser cannot keep a chosen file across a reload: say so rather than drop it quietly.
+        errors["attachment"] = _("Please choose your attachment again.")
     if errors:
         return render(
             request,

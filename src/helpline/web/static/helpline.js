@@ -66,8 +66,7 @@
   }
   function refreshAll() {
     refresh("#inbox-rows");
-    refresh("#thread");
-    refresh("#side-props");
+    refresh("#conv-live");
     body.dispatchEvent(new Event("refresh-nav"));
   }
 
@@ -102,7 +101,7 @@
     debounce("nav", () => body.dispatchEvent(new Event("refresh-nav")), 1000);
     const current = conversationId();
     if (current && (frame.conversation_id === current || frame.merged_id === current)) {
-      debounce("thread", () => { refresh("#thread"); refresh("#side-props"); }, 50);
+      debounce("conversation", () => refresh("#conv-live"), 50);
     }
   }
   document.addEventListener("htmx:afterSwap", (ev) => {
@@ -174,6 +173,7 @@
       return;
     }
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    if ($("dialog[open]")) return; // an open dialog has the keyboard: Escape closes it, nothing more
     if (pendingG) {
       pendingG = false;
       if (ev.key === "i") location.href = "/inbox";
