@@ -258,3 +258,9 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, object]) -> dic
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: Playwright's sync API keeps an event loop running in this thread
+    for the rest of the session, which async tests after it cannot share."""
+    items.sort(key=lambda item: "e2e" in item.path.parts)
