@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import format_datetime, format_timedelta
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
@@ -32,18 +32,12 @@ def _local(value: datetime | None, time_zone: str = "UTC", language: str = "en",
 
 
 def _ago(value: datetime | None, language: str = "en") -> str:
-    """A short relative age: 5m, 3h, 2d — or a date for anything older than a week."""
+    """A short relative age in the viewer's language (5m, 5 Min., 5 p) — a date after a week."""
     if value is None:
         return ""
-    seconds = max(0, int((datetime.now(UTC) - value).total_seconds()))
-    if seconds < 60:
-        return "<1m"
-    if seconds < 3600:
-        return f"{seconds // 60}m"
-    if seconds < 86400:
-        return f"{seconds // 3600}h"
-    if seconds < 7 * 86400:
-        return f"{seconds // 86400}d"
+    age = max(timedelta(0), datetime.now(UTC) - value)
+    if age < timedelta(days=7):
+        return format_timedelta(max(age, timedelta(minutes=1)), format="narrow", threshold=1.0, locale=language)
     return format_datetime(value, format="d MMM", locale=language)
 
 
