@@ -139,6 +139,15 @@ async def test_logout_clears_the_cookie(client: httpx.AsyncClient, agent: Person
     assert (await client.get("/inbox")).status_code == 303
 
 
+async def test_logout_ends_the_session_even_for_a_copied_cookie(client: httpx.AsyncClient, agent: Person):
+    await log_in(client, agent)
+    copied = client.cookies.get("helpline_session")
+    token = await csrf_token(client)
+    await client.post("/logout", data={"csrf_token": token})
+    replay = await client.get("/inbox", cookies={"helpline_session": copied})
+    assert replay.status_code == 303 and replay.headers["location"].startswith("/login")
+
+
 # --- sessions and CSRF ---------------------------------------------------------------------------
 
 

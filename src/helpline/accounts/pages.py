@@ -59,10 +59,13 @@ async def login(
             user = await service.authenticate(session=session, email=email, password=password)
         if user is not None:
             rt.login_limiter.reset(address, email)
+            async with rt.db.transaction() as session:
+                sid = await service.start_session(session=session, user=user, address=address,
+                                                  user_agent=request.headers.get("user-agent", ""))
             response = RedirectResponse(_safe_next(next), status_code=303)
             response.set_cookie(
                 SESSION_COOKIE,
-                rt.sessions.dumps(user.id, user.session_epoch),
+                rt.sessions.dumps(user.id, user.session_epoch, sid),
                 max_age=SESSION_MAX_AGE,
                 httponly=True,
                 samesite="lax",
@@ -86,6 +89,9 @@ async def login(
 
 @router.post("/logout")
 async def logout(ctx: Ctx = Depends(page_context)) -> Response:
+    if ctx.session_data is not None:
+        async with ctx.transaction() as session:
+            await service.end_session(session=session, sid=ctx.session_data.sid)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response

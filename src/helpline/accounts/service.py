@@ -478,3 +478,30 @@ async def take_conversation_number(*, session: AsyncSession, tenant_id: int) -> 
 
 
 LoginRateLimiter = SlidingWindowLimiter
+
+
+# --- browser sessions --------------------------------------------------------------------------
+
+async def start_session(*, session: AsyncSession, user: User, address: str, user_agent: str) -> str:
+    """Record a login; the returned id goes into the signed cookie."""
+    from helpline.accounts.models import UserSession
+
+    sid = secrets.token_urlsafe(24)
+    session.add(UserSession(sid=sid, tenant_id=user.tenant_id, user_id=user.id, address=address[:64],
+                            user_agent=user_agent[:300]))
+    return sid
+
+
+async def session_is_live(*, session: AsyncSession, sid: str, user_id: int) -> bool:
+    from helpline.accounts.models import UserSession
+
+    row = await session.get(UserSession, sid)
+    return row is not None and row.user_id == user_id and row.revoked_at is None
+
+
+async def end_session(*, session: AsyncSession, sid: str) -> None:
+    from helpline.accounts.models import UserSession
+
+    row = await session.get(UserSession, sid)
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()

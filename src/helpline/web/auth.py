@@ -29,8 +29,8 @@ class SessionCodec:
         self._serializer = URLSafeTimedSerializer(secret_key, salt="helpline-session")
         self._csrf_key = hashlib.sha256(("csrf:" + secret_key).encode()).digest()
 
-    def dumps(self, user_id: int, epoch: int) -> str:
-        return self._serializer.dumps({"u": user_id, "e": epoch, "s": secrets.token_urlsafe(16)})
+    def dumps(self, user_id: int, epoch: int, sid: str | None = None) -> str:
+        return self._serializer.dumps({"u": user_id, "e": epoch, "s": sid or secrets.token_urlsafe(16)})
 
     def loads(self, cookie: str | None) -> SessionData | None:
         if not cookie:

@@ -63,6 +63,8 @@ async def _actor_from_cookie(rt: Runtime, request: HTTPConnection) -> tuple[Acto
         user = await session.get(User, data.user_id)
         if user is None or not user.is_active or user.session_epoch != data.epoch:
             return None
+        if not await accounts.session_is_live(session=session, sid=data.sid, user_id=user.id):
+            return None  # logged out (or a cookie from before sessions were recorded)
         return await accounts.actor_for(session, user), data
 
 
