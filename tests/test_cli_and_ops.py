@@ -35,3 +35,19 @@ async def test_openapi_documents_the_api(client: httpx.AsyncClient):
     for path in ("/api/v1/conversations", "/api/v1/conversations/{conversation_id}", "/api/v1/search",
                  "/api/v1/contacts", "/api/v1/organisations", "/api/v1/users", "/api/v1/teams", "/api/v1/tags"):
         assert path in spec["paths"], path
+
+
+def test_simulate_prints_service_level_asa_abandons_and_occupancy(tmp_path: Path):
+    out = cli(f"sqlite:///{tmp_path / 'unused.db'}", tmp_path, "simulate", "--hours", "4", "--patience", "120",
+              "--seed", "7")
+    figures = dict(pair.split("=") for pair in out.strip().splitlines()[-1].split())
+    assert set(figures) == {"service_level", "asa_s", "abandon_rate", "occupancy"}
+    assert 0.5 < float(figures["service_level"]) <= 1 and 0 < float(figures["occupancy"]) < 1
+    assert float(figures["abandon_rate"]) > 0  # with patience, some callers give up
+
+
+def test_simulate_refuses_nonsense(tmp_path: Path):
+    import pytest
+
+    with pytest.raises(RuntimeError, match="agents"):
+        cli(f"sqlite:///{tmp_path / 'unused.db'}", tmp_path, "simulate", "--agents", "0")

@@ -184,6 +184,72 @@ def token_create(
     typer.echo(token)
 
 
+@app.command()
+def simulate(
+    calls: Annotated[float, typer.Option(help="Calls arriving per interval (all queues)")] = 100,
+    interval: Annotated[float, typer.Option(help="The interval, in seconds")] = 1800,
+    handle_time: Annotated[float, typer.Option(help="Mean handle time, seconds")] = 180,
+    agents: Annotated[int, typer.Option(help="Agents logged in")] = 14,
+    queues: Annotated[int, typer.Option(help="Queues (skills); each agent serves --queues-per-agent")] = 1,
+    queues_per_agent: Annotated[int | None, typer.Option(help="Default: every queue")] = None,
+    hours: Annotated[float, typer.Option(help="Simulated hours")] = 24,
+    patience: Annotated[float | None, typer.Option(help="Mean patience before abandoning, seconds")] = None,
+    wrap_up: Annotated[float, typer.Option(help="Wrap-up after each call, seconds")] = 0,
+    threshold: Annotated[float, typer.Option(help="Service level threshold T, seconds")] = 20,
+    strategy: Annotated[str, typer.Option(help="longest_idle, least_occupied, round_robin, skills_best_match")] = (
+        "longest_idle"
+    ),
+    seed: Annotated[int, typer.Option()] = 1,
+) -> None:
+    """Simulate a contact center through the real routing engine (virtual clock, Poisson arrivals)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.table import Table
+
+    from helpline.errors import DomainError
+    from helpline.routing.config import Strategy
+    from helpline.routing.simulate import SimulationParams, SimulationProgress, run_simulation
+
+    if strategy not in {s.value for s in Strategy}:
+        raise typer.BadParameter(f"unknown strategy {strategy!r}", param_hint="--strategy")
+    try:
+        params = SimulationParams.per_interval(
+            calls, interval, mean_handle_seconds=handle_time, agents=agents, duration_seconds=hours * 3600,
+            queues=queues, queues_per_agent=queues_per_agent, seed=seed, sl_threshold_seconds=threshold,
+            mean_patience_seconds=patience, wrap_up_seconds=wrap_up, strategy=Strategy(strategy),
+        )
+        params.validate()
+    except (DomainError, ValueError) as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    console = Console(stderr=True)
+    with Progress(TextColumn("[bold]simulating"), BarColumn(), TextColumn("{task.description}"),
+                  TimeRemainingColumn(), console=console) as bar:
+        task = bar.add_task("", total=1.0)
+
+        def report(step: SimulationProgress) -> None:
+            tally = f"{step.offered:,} offered · {step.answered:,} answered · {step.abandoned:,} abandoned"
+            bar.update(task, completed=step.fraction, description=tally)
+
+        result = run_simulation(params, progress=report)
+    table = Table(title=f"{agents} agents · {params.traffic_erlangs:.1f} Erlangs offered · {hours:g} h simulated")
+    table.add_column("figure")
+    table.add_column("simulated", justify="right")
+    table.add_column("Erlang C", justify="right")
+    erlang = result.erlang_c
+    table.add_row(f"service level ({threshold:g} s)", f"{result.service_level:.1%}",
+                  f"{erlang.service_level:.1%}" if erlang else "—")
+    table.add_row("average speed of answer", f"{result.asa_seconds:.1f} s",
+                  f"{erlang.asa_seconds:.1f} s" if erlang else "—")
+    table.add_row("abandon rate", f"{result.abandon_rate:.1%}", "—")
+    table.add_row("occupancy", f"{result.occupancy:.1%}", f"{erlang.occupancy:.1%}" if erlang else "—")
+    table.add_row("offered / answered", f"{result.offered:,} / {result.answered:,}", "")
+    Console().print(table)
+    typer.echo(
+        f"service_level={result.service_level:.4f} asa_s={result.asa_seconds:.2f} "
+        f"abandon_rate={result.abandon_rate:.4f} occupancy={result.occupancy:.4f}"
+    )
+
+
 def main() -> None:
     app()
 
