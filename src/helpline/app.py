@@ -161,7 +161,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             return RedirectResponse("/login", status_code=303)
         from helpline.web.pages import render_error
 
-        return render_error(request, exc.status_code, exc.message)
+        return render_error(request, exc.status_code, exc)  # in the viewer's language
 
     # Safety nets: the database refusing a value is the client's problem, not a crash.
     @app.exception_handler(OverflowError)
@@ -197,9 +197,13 @@ def _install_error_handlers(app: FastAPI) -> None:
         ]
         first = errors[0] if errors else {"field": "body", "message": "invalid request"}
         if not _wants_json(request):
-            from helpline.web.pages import render_error
+            from helpline.web.i18n import gettext_for
+            from helpline.web.pages import page_language, render_error
 
-            return render_error(request, 422, f"{first['field']}: {first['message']}")
+            _ = gettext_for(page_language(request)).gettext
+            # TRANSLATORS: a form field's name, then what is wrong with it (the validator's English text).
+            framed = _("%(field)s: %(problem)s") % {"field": first["field"], "problem": first["message"]}
+            return render_error(request, 422, framed)
         return JSONResponse(
             {"detail": f"{first['field']}: {first['message']}", "field": first["field"], "errors": errors},
             status_code=422,

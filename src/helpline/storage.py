@@ -38,7 +38,9 @@ class AttachmentStore:
     def put(self, *, tenant_id: int, data: bytes, filename: str, content_type: str) -> StoredFile:
         if len(data) > self.max_bytes:
             raise TooLarge(
-                f"the attachment is larger than {self.max_bytes // (1024 * 1024)} MB", field="attachment"
+                "the attachment is larger than %(megabytes)s MB",
+                field="attachment",
+                megabytes=self.max_bytes // (1024 * 1024),
             )
         content_type = (content_type or "application/octet-stream").split(";")[0].strip().lower()
         if not re.fullmatch(r"[a-z0-9.+\-]+/[a-z0-9.+\-]+", content_type):

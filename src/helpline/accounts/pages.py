@@ -12,7 +12,7 @@ from helpline.accounts.models import Role
 from helpline.errors import DomainError, TooManyRequests
 from helpline.web.auth import SESSION_COOKIE, SESSION_MAX_AGE, client_address
 from helpline.web.deps import Ctx, admin_page_context, page_context, runtime
-from helpline.web.pages import LANG_COOKIE, public_language, render
+from helpline.web.pages import LANG_COOKIE, error_text, public_language, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -136,7 +136,7 @@ async def save_profile(
                 password=password or None,
             )
     except DomainError as exc:
-        error = exc.message
+        error = error_text(request, exc, ctx)
     if password and error is None:
         # The password change ended every session, this one too: log in again.
         return RedirectResponse("/login", status_code=303)
@@ -248,7 +248,11 @@ async def admin_create_user(
             )
     except DomainError as exc:
         return await _users_page(
-            request, ctx, exc.message, exc.status_code, {"email": email, "name": name, "role": role}
+            request,
+            ctx,
+            error_text(request, exc, ctx),
+            exc.status_code,
+            {"email": email, "name": name, "role": role},
         )
     return RedirectResponse("/admin/users?created=1", status_code=303)
 
@@ -271,7 +275,7 @@ async def admin_update_user(
                 is_active=(active == "1") if active in ("0", "1") else None,
             )
     except DomainError as exc:
-        return await _users_page(request, ctx, exc.message, exc.status_code)
+        return await _users_page(request, ctx, error_text(request, exc, ctx), exc.status_code)
     ctx.runtime.forget_tokens()
     return RedirectResponse("/admin/users", status_code=303)
 
@@ -312,7 +316,7 @@ async def admin_create_team(
         async with ctx.transaction() as session:
             await service.create_team(session=session, actor=ctx.actor, name=name)
     except DomainError as exc:
-        return await _teams_page(request, ctx, exc.message, exc.status_code)
+        return await _teams_page(request, ctx, error_text(request, exc, ctx), exc.status_code)
     return RedirectResponse("/admin/teams", status_code=303)
 
 
@@ -328,7 +332,7 @@ async def admin_team_members(
                 session=session, actor=ctx.actor, team_id=team_id, member_ids=member_ids
             )
     except DomainError as exc:
-        return await _teams_page(request, ctx, exc.message, exc.status_code)
+        return await _teams_page(request, ctx, error_text(request, exc, ctx), exc.status_code)
     return RedirectResponse("/admin/teams", status_code=303)
 
 
@@ -366,7 +370,7 @@ async def admin_save_settings(
                 time_zone=time_zone,
             )
     except DomainError as exc:
-        error = exc.message
+        error = error_text(request, exc, ctx)
     async with ctx.read() as session:
         tenant = await service.get_tenant(session=session, tenant_id=ctx.actor.tenant_id)
     return render(

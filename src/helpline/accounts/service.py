@@ -107,9 +107,11 @@ async def create_tenant(
     *, session: AsyncSession, slug: str, name: str, default_language: str = "en", time_zone: str = "UTC"
 ) -> Tenant:
     if default_language not in LANGUAGES:
-        raise Invalid(f"language must be one of {', '.join(LANGUAGES)}", field="default_language")
+        raise Invalid(
+            "language must be one of %(languages)s", field="default_language", languages=", ".join(LANGUAGES)
+        )
     if await session.scalar(select(Tenant.id).where(Tenant.slug == slug)):
-        raise Conflict(f"a tenant {slug!r} exists already", field="slug")
+        raise Conflict("a tenant %(slug)r exists already", field="slug", slug=slug)
     tenant = Tenant(slug=slug, name=name, default_language=default_language, time_zone=time_zone)
     session.add(tenant)
     await session.flush()
@@ -140,7 +142,9 @@ async def update_tenant(
         tenant.name, changes["name"] = name.strip(), name.strip()
     if default_language is not None:
         if default_language not in LANGUAGES:
-            raise Invalid(f"language must be one of {', '.join(LANGUAGES)}", field="default_language")
+            raise Invalid(
+                "language must be one of %(languages)s", field="default_language", languages=", ".join(LANGUAGES)
+            )
         tenant.default_language, changes["default_language"] = default_language, default_language
     if time_zone is not None:
         validate_time_zone(time_zone)
@@ -155,7 +159,7 @@ def validate_time_zone(time_zone: str, field_name: str = "time_zone") -> None:
     try:
         ZoneInfo(time_zone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise Invalid(f"unknown time zone {time_zone!r}", field=field_name) from exc
+        raise Invalid("unknown time zone %(time_zone)r", field=field_name, time_zone=time_zone) from exc
 
 
 # --- audit -----------------------------------------------------------------------------
@@ -189,7 +193,7 @@ def normalise_email(email: str) -> str:
     try:
         return validate_email(email.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
-        raise Invalid(f"not a valid email address: {exc}", field="email") from exc
+        raise Invalid("not a valid email address: %(reason)s", field="email", reason=str(exc)) from exc
 
 
 async def create_user(
@@ -206,9 +210,9 @@ async def create_user(
     require_admin(actor)
     email = normalise_email(email)
     if await session.scalar(select(User.id).where(User.tenant_id == actor.tenant_id, User.email == email)):
-        raise Conflict(f"a user with the email {email} exists already", field="email")
+        raise Conflict("a user with the email %(email)s exists already", field="email", email=email)
     if language is not None and language not in LANGUAGES:
-        raise Invalid(f"language must be one of {', '.join(LANGUAGES)}", field="language")
+        raise Invalid("language must be one of %(languages)s", field="language", languages=", ".join(LANGUAGES))
     if password is not None:
         check_password_strength(password)
     user = User(
@@ -269,7 +273,7 @@ async def update_user(
         user.role, changes["role"] = role, role.value
     if language is not None:
         if language not in LANGUAGES:
-            raise Invalid(f"language must be one of {', '.join(LANGUAGES)}", field="language")
+            raise Invalid("language must be one of %(languages)s", field="language", languages=", ".join(LANGUAGES))
         user.language = changes["language"] = language
     if time_zone is not None:
         validate_time_zone(time_zone)
@@ -330,7 +334,7 @@ async def create_team(
     if not name:
         raise Invalid("the team needs a name", field="name")
     if await session.scalar(select(Team.id).where(Team.tenant_id == actor.tenant_id, Team.name == name)):
-        raise Conflict(f"a team named {name!r} exists already", field="name")
+        raise Conflict("a team named %(name)r exists already", field="name", name=name)
     team = Team(tenant_id=actor.tenant_id, name=name)
     session.add(team)
     await session.flush()

@@ -11,7 +11,7 @@ from helpline.contacts.models import FieldEntity, FieldType, IdentityKind
 from helpline.conversations import service as conversations
 from helpline.errors import DomainError
 from helpline.web.deps import Ctx, admin_page_context, page_context
-from helpline.web.pages import render
+from helpline.web.pages import error_text, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -72,7 +72,7 @@ async def contact_create(
             organisations={},
             name="",
             next_cursor=None,
-            error=exc.message,
+            error=error_text(request, exc, ctx),
             status_code=exc.status_code,
         )
     return RedirectResponse(f"/contacts/{contact.id}", status_code=303)
@@ -149,7 +149,7 @@ async def contact_update(contact_id: int, request: Request, ctx: Ctx = Depends(p
                 session=session, actor=ctx.actor, contact_id=contact_id, changes=changes
             )
     except DomainError as exc:
-        return await _contact_page(request, ctx, contact_id, exc.message, exc.status_code)
+        return await _contact_page(request, ctx, contact_id, error_text(request, exc, ctx), exc.status_code)
     return RedirectResponse(f"/contacts/{contact_id}", status_code=303)
 
 
@@ -171,7 +171,7 @@ async def contact_add_identity(
                 value=value,
             )
     except DomainError as exc:
-        return await _contact_page(request, ctx, contact_id, exc.message, exc.status_code)
+        return await _contact_page(request, ctx, contact_id, error_text(request, exc, ctx), exc.status_code)
     return RedirectResponse(f"/contacts/{contact_id}", status_code=303)
 
 
@@ -186,7 +186,7 @@ async def contact_merge(
                 session=session, actor=ctx.actor, survivor_id=contact_id, merged_id=other
             )
     except DomainError as exc:
-        return await _contact_page(request, ctx, contact_id, exc.message, exc.status_code)
+        return await _contact_page(request, ctx, contact_id, error_text(request, exc, ctx), exc.status_code)
     return RedirectResponse(f"/contacts/{contact_id}", status_code=303)
 
 
@@ -235,7 +235,7 @@ async def admin_create_field(
                 choices=[c for c in choices.split(",")],
             )
     except DomainError as exc:
-        return await _fields_page(request, ctx, exc.message, exc.status_code)
+        return await _fields_page(request, ctx, error_text(request, exc, ctx), exc.status_code)
     return RedirectResponse("/admin/fields", status_code=303)
 
 

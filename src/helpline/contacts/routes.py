@@ -59,7 +59,7 @@ async def list_contacts(
                     session=session, tenant_id=ctx.actor.tenant_id, kind=IdentityKind.email, value=email
                 )
             except Invalid as exc:
-                raise Invalid(exc.message, field="email") from exc
+                raise exc.with_field("email") from exc
             items = [found] if found else []
         else:
             items = await service.list_contacts(

@@ -46,17 +46,19 @@ def normalise_identity(kind: IdentityKind, value: str, field: str = "value") -> 
         try:
             return normalise_email(value)
         except Invalid as exc:
-            raise Invalid(exc.message, field=field) from exc
+            raise exc.with_field(field) from exc
     if kind in (IdentityKind.phone, IdentityKind.whatsapp):
         try:
             number = phonenumbers.parse(value, None)
         except phonenumbers.NumberParseException as exc:
-            raise Invalid(f"not a phone number in international form (+...): {value!r}", field=field) from exc
+            raise Invalid(
+                "not a phone number in international form (+...): %(value)r", field=field, value=value
+            ) from exc
         if not phonenumbers.is_valid_number(number):
-            raise Invalid(f"not a valid phone number: {value!r}", field=field)
+            raise Invalid("not a valid phone number: %(value)r", field=field, value=value)
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     if not HANDLE_RE.match(value):
-        raise Invalid(f"not a valid {kind.value} handle: {value!r}", field=field)
+        raise Invalid("not a valid %(kind)s handle: %(value)r", field=field, kind=kind.value, value=value)
     return value.lstrip("@").lower() if kind in (IdentityKind.twitter, IdentityKind.instagram) else value
 
 
@@ -128,7 +130,10 @@ async def _attach_identity(
             assert existing is not None
             return existing
         raise Conflict(
-            f"{normalised} belongs to another contact (#{owner})", field=f"identities.{kind.value}"
+            "%(value)s belongs to another contact (#%(contact)s)",
+            field=f"identities.{kind.value}",
+            value=normalised,
+            contact=owner,
         )
     identity = ContactIdentity(
         tenant_id=contact.tenant_id, contact_id=contact.id, kind=kind, value=normalised
@@ -249,8 +254,9 @@ async def merge_contacts(*, session: AsyncSession, actor: Actor, survivor_id: in
     merged = await get_contact(session=session, actor=actor, contact_id=merged_id)
     if survivor.merged_into_id is not None:
         raise Conflict(
-            f"this contact was merged into #{survivor.merged_into_id}; merge into that one",
+            "this contact was merged into #%(contact)s; merge into that one",
             field="contact_id",
+            contact=survivor.merged_into_id,
         )
     if merged.merged_into_id is not None:
         raise Conflict("that contact was merged already", field="merged_id")
@@ -310,7 +316,7 @@ def _escape_like(value: str) -> str:
 
 def _check_language(language: str | None) -> None:
     if language is not None and language not in LANGUAGES:
-        raise Invalid(f"language must be one of {', '.join(LANGUAGES)}", field="language")
+        raise Invalid("language must be one of %(languages)s", field="language", languages=", ".join(LANGUAGES))
 
 
 async def _reindex(session: AsyncSession, contact: Contact) -> None:
@@ -352,7 +358,7 @@ async def create_organisation(
     if await session.scalar(
         select(Organisation.id).where(Organisation.tenant_id == actor.tenant_id, Organisation.name == name)
     ):
-        raise Conflict(f"an organisation named {name!r} exists already", field="name")
+        raise Conflict("an organisation named %(name)r exists already", field="name", name=name)
     values = await validate_custom_fields(session, actor, FieldEntity.organisation, custom_fields or {})
     organisation = Organisation(
         tenant_id=actor.tenant_id, name=name, domain=(domain or None), notes=notes, custom_fields=values
@@ -381,7 +387,7 @@ async def update_organisation(
         if name != organisation.name and await session.scalar(
             select(Organisation.id).where(Organisation.tenant_id == actor.tenant_id, Organisation.name == name)
         ):
-            raise Conflict(f"an organisation named {name!r} exists already", field="name")
+            raise Conflict("an organisation named %(name)r exists already", field="name", name=name)
         if name != organisation.name:
             organisation.name = name
             # Its people are found by the organisation's name: the search must learn the new one.
@@ -441,7 +447,7 @@ async def define_custom_field(
         )
     )
     if exists:
-        raise Conflict(f"a field {key!r} exists already", field="key")
+        raise Conflict("a field %(key)r exists already", field="key", key=key)
     definition = CustomFieldDefinition(
         tenant_id=actor.tenant_id,
         entity=entity,
@@ -494,7 +500,7 @@ async def validate_custom_fields(
         definition = definitions.get(key)
         name = f"custom_fields.{key}"
         if definition is None:
-            raise Invalid(f"there is no custom field {key!r}", field=name)
+            raise Invalid("there is no custom field %(key)r", field=name, key=key)
         if value is None or value == "":
             continue
         out[key] = _coerce(definition, value, name)
@@ -542,8 +548,19 @@ def _coerce(definition: CustomFieldDefinition, value: Any, name: str) -> Any:
             raise ValueError
         if kind == FieldType.choice:
             if str(value) not in definition.choices:
-                raise Invalid(f"must be one of {', '.join(definition.choices)}", field=name)
+                raise Invalid("must be one of %(choices)s", field=name, choices=", ".join(definition.choices))
             return str(value)
     except (TypeError, ValueError) as exc:
-        raise Invalid(f"not a valid {kind.value}: {value!r}", field=name) from exc
+        raise _not_a_valid(kind, value, name) from exc
     raise Invalid("unknown field type", field=name)
+
+
+def _not_a_valid(kind: FieldType, value: Any, name: str) -> Invalid:
+    """A value that is not of the field's type: one message per type, so that each can be translated."""
+    if kind == FieldType.number:
+        return Invalid("not a valid number: %(value)r", field=name, value=value)
+    if kind == FieldType.date:
+        return Invalid("not a valid date: %(value)r", field=name, value=value)
+    if kind == FieldType.boolean:
+        return Invalid("not a valid boolean: %(value)r", field=name, value=value)
+    return Invalid("not a valid %(kind)s: %(value)r", field=name, kind=kind.value, value=value)

@@ -17,7 +17,7 @@ from helpline.conversations.models import Conversation, Direction, Priority, Sta
 from helpline.conversations.routes import attachment_response, store_uploads
 from helpline.errors import DomainError, Invalid
 from helpline.web.deps import Ctx, page_context
-from helpline.web.pages import render
+from helpline.web.pages import error_text, render
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
@@ -339,5 +339,5 @@ async def search_page(request: Request, q: str = "", ctx: Ctx = Depends(page_con
             async with ctx.read() as session:
                 results = await service.search(session=session, actor=ctx.actor, query=q[:500], limit=50)
         except DomainError as exc:
-            error = exc.message
+            error = error_text(request, exc, ctx)
     return render(request, "conversations/search.html", ctx=ctx, q=q, results=results, error=error)

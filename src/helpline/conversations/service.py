@@ -267,7 +267,7 @@ def _apply_filter(query: Select[Any], actor: Actor, flt: ConversationFilter) -> 
 
 def _sort_key(flt: ConversationFilter) -> tuple[Any, bool]:
     if flt.sort not in SORTS:
-        raise Invalid(f"sort must be one of {', '.join(SORTS)}", field="sort")
+        raise Invalid("sort must be one of %(choices)s", field="sort", choices=", ".join(SORTS))
     column = {
         "activity_desc": Conversation.last_activity_at,
         "activity_asc": Conversation.last_activity_at,
@@ -354,7 +354,9 @@ async def contact_timeline(
 def _clean_subject(subject: str) -> str:
     subject = " ".join((subject or "").split())
     if len(subject) > MAX_SUBJECT_CHARS:
-        raise Invalid(f"the subject is longer than {MAX_SUBJECT_CHARS} characters", field="subject")
+        raise Invalid(
+            "the subject is longer than %(limit)s characters", field="subject", limit=MAX_SUBJECT_CHARS
+        )
     return subject
 
 
@@ -362,7 +364,9 @@ def _bodies(new: NewMessage) -> tuple[str, str]:
     html = sanitise_html(new.body_html) if new.body_html else ""
     text = new.body_text or (html_to_text(html) if html else "")
     if len(text) > MAX_BODY_CHARS or len(html) > MAX_BODY_CHARS * 2:
-        raise Invalid(f"the message is longer than {MAX_BODY_CHARS} characters", field="message.body")
+        raise Invalid(
+            "the message is longer than %(limit)s characters", field="message.body", limit=MAX_BODY_CHARS
+        )
     if not text.strip() and not html and not new.attachments:
         raise Invalid("the message is empty", field="message.body")
     return text, html
@@ -769,14 +773,14 @@ async def update_conversation(
 def normalise_tag(tag: str) -> str:
     tag = "-".join(tag.strip().lower().split())
     if not tag or len(tag) > 64 or any(c in tag for c in "<>\"'&,"):
-        raise Invalid(f"not a valid tag: {tag!r}", field="tags")
+        raise Invalid("not a valid tag: %(tag)r", field="tags", tag=tag)
     return tag
 
 
 async def _set_tags(session: AsyncSession, actor: Actor, conversation: Conversation, tags: list[str]) -> None:
     wanted = list(dict.fromkeys(normalise_tag(t) for t in tags if t.strip()))
     if len(wanted) > MAX_TAGS:
-        raise Invalid(f"at most {MAX_TAGS} tags", field="tags")
+        raise Invalid("at most %(limit)s tags", field="tags", limit=MAX_TAGS)
     current = set(conversation.tags or [])
     for name in wanted:
         tag = await session.scalar(select(Tag).where(Tag.tenant_id == actor.tenant_id, Tag.name == name))

@@ -96,6 +96,7 @@ async def page_context(request: Request) -> Ctx:
     if found is None:
         raise LoginRequired()
     actor, data = found
+    request.state.language = actor.language  # an error page for this request speaks the user's language
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         await _check_csrf(rt, request, data)
     return Ctx(runtime=rt, actor=actor, session_data=data)

@@ -7,8 +7,9 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from helpline.errors import DomainError
 from helpline.web.deps import Ctx
-from helpline.web.i18n import LANGUAGE_NAMES, LANGUAGES, negotiate
+from helpline.web.i18n import LANGUAGE_NAMES, LANGUAGES, gettext_for, negotiate
 
 LANG_COOKIE = "helpline_lang"
 
@@ -19,6 +20,22 @@ def public_language(request: Request, default: str = "en") -> str:
     if chosen in LANGUAGES:
         return chosen
     return negotiate(request.headers.get("accept-language"), default)
+
+
+def page_language(request: Request, ctx: Ctx | None = None) -> str:
+    """The viewer's language, as render() picks it: the logged-in user's, else the visitor's.
+
+    Without a ctx (an exception handler has none), the user page_context found for this request counts.
+    """
+    if ctx is not None:
+        return ctx.actor.language
+    known = getattr(request.state, "language", None)
+    return known if known in LANGUAGES else public_language(request)
+
+
+def error_text(request: Request, exc: DomainError, ctx: Ctx | None = None, language: str | None = None) -> str:
+    """A domain error's message for a page: in the viewer's language, capitalised."""
+    return exc.translated(gettext_for(language or page_language(request, ctx)).gettext)
 
 
 def render(
@@ -48,7 +65,11 @@ def render(
     return HTMLResponse(html, status_code=status_code)
 
 
-def render_error(request: Request, status_code: int, message: str) -> HTMLResponse:
+def render_error(request: Request, status_code: int, message: str | DomainError) -> HTMLResponse:
+    """An error page (an htmx toast for htmx requests); a DomainError is shown in the viewer's language."""
+    language = page_language(request)
+    if isinstance(message, DomainError):
+        message = error_text(request, message, language=language)
     if request.headers.get("hx-request"):
         # htmx shows this in the page's toast area instead of replacing the target.
         from markupsafe import escape
@@ -58,4 +79,6 @@ def render_error(request: Request, status_code: int, message: str) -> HTMLRespon
             status_code=status_code,
             headers={"HX-Retarget": "#toasts", "HX-Reswap": "innerHTML"},
         )
-    return render(request, "error.html", status_code=status_code, message=message, code=status_code)
+    return render(
+        request, "error.html", language=language, status_code=status_code, message=message, code=status_code
+    )

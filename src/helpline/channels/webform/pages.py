@@ -101,7 +101,7 @@ async def submit(
                 if exc.status_code == 413
                 else _("Too many messages. Please wait a minute.")
                 if exc.status_code == 429
-                else exc.message
+                else exc.translated(_)
             )
     if errors and "attachment" not in errors and attachment is not None and attachment.filename:
         # A browser cannot keep a chosen file across a reload: say so rather than drop it quietly.
@@ -131,7 +131,7 @@ async def submit(
         )
     except DomainError as exc:
         field = (exc.field or "form").split(".")[-1]
-        errors[field if field in values else "form"] = exc.message
+        errors[field if field in values else "form"] = exc.translated(_)
         return render(
             request,
             "webform/form.html",
