@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, DateTime, MetaData, event
+from sqlalchemy import JSON, DateTime, MetaData, event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -142,6 +142,19 @@ class Database:
         """A read-only session (no lock, no events)."""
         async with self._reads() as session:
             yield session
+
+    async def refresh_statistics(self) -> None:
+        """Give SQLite's planner table statistics (PostgreSQL's autovacuum keeps its own).
+
+        Without them SQLite walks the activity index for "my conversations" instead of the
+        assignee index: 30-80 ms instead of well under 1 ms at 100,000 conversations. A bounded
+        ANALYZE samples each index, so it stays fast on big databases.
+        """
+        if not self.is_sqlite:
+            return
+        async with self.transaction() as session:
+            await session.execute(text("PRAGMA analysis_limit=1000"))
+            await session.execute(text("ANALYZE"))
 
     async def dispose(self) -> None:
         await self.writer.dispose()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import Protocol
 
 from sqlalchemy import text
@@ -44,24 +45,47 @@ class SearchHit:
     conversation_id: int | None
     contact_id: int | None
     title: str
-    snippet: str
-    # (start, end) offsets into snippet of the matched words, for highlighting.
-    marks: tuple[tuple[int, int], ...] = ()
+    body: str
+    tokens: tuple[str, ...] = ()
+
+    @cached_property
+    def _snippet(self) -> tuple[str, tuple[tuple[int, int], ...]]:
+        # Made only for the hits that are shown: folding long bodies is the costly part.
+        return make_snippet(self.body or self.title, list(self.tokens))
+
+    @property
+    def snippet(self) -> str:
+        return self._snippet[0]
+
+    @property
+    def marks(self) -> tuple[tuple[int, int], ...]:
+        """(start, end) offsets into snippet of the matched words, for highlighting."""
+        return self._snippet[1]
+
+
+@lru_cache(maxsize=4096)
+def _fold_char(ch: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", ch)
+    base = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return base[:1].lower() if base else ch.lower()
 
 
 def fold(value: str) -> str:
     """Lower-case and strip diacritics character by character (the length is kept)."""
-    out = []
-    for ch in value:
-        decomposed = unicodedata.normalize("NFKD", ch)
-        base = "".join(c for c in decomposed if not unicodedata.combining(c))
-        out.append(base[:1].lower() if len(base) >= 1 else ch.lower())
-    return "".join(out)
+    if value.isascii():
+        return value.lower()
+    return "".join(_fold_char(ch) for ch in value)
 
 
 def query_tokens(query: str) -> list[str]:
     """The words of a user's query, folded; operators, quotes and SQL are just punctuation."""
     return re.findall(r"\w+", fold(query))[:MAX_TOKENS]
+
+
+def _as_prefix(index: int, tokens: list[str]) -> bool:
+    """Only the last word is matched as a prefix (it may still be being typed), and only from two
+    letters: prefix matches read every indexed word they cover, which is slow on a big index."""
+    return index == len(tokens) - 1 and len(tokens[index]) >= 2
 
 
 def make_snippet(body: str, tokens: list[str]) -> tuple[str, tuple[tuple[int, int], ...]]:
@@ -92,11 +116,8 @@ class SearchIndex(Protocol):
 def _hits(
     rows: list[tuple[str, int, int | None, int | None, str, str]], tokens: list[str]
 ) -> list[SearchHit]:
-    hits = []
-    for kind, ref_id, conversation_id, contact_id, title, body in rows:
-        snippet, marks = make_snippet(body or title, tokens)
-        hits.append(SearchHit(kind, ref_id, conversation_id, contact_id, title, snippet, marks))
-    return hits
+    return [SearchHit(kind, ref_id, conversation_id, contact_id, title, body, tuple(tokens))
+            for kind, ref_id, conversation_id, contact_id, title, body in rows]
 
 
 # Created by the migration, not by the ORM: the two databases need different tables.
@@ -153,7 +174,7 @@ class Fts5Index:
         if not tokens:
             return []
         kind_clause = " OR ".join(f'"k{k}"' for k in kinds if k in KIND_CODES) or '"kconversation"'
-        words = " AND ".join(f'"{t}"*' for t in tokens)
+        words = " AND ".join(f'"{t}"' + ("*" if _as_prefix(i, tokens) else "") for i, t in enumerate(tokens))
         match = f'scope : ("t{tenant_id}" AND ({kind_clause})) AND {{title body}} : ({words})'
         result = await session.execute(
             text(
@@ -204,7 +225,7 @@ class PostgresIndex:
         if not tokens:
             return []
         # Tokens are \w+ only, so they are safe inside to_tsquery's syntax.
-        tsquery = " & ".join(f"{t}:*" for t in tokens)
+        tsquery = " & ".join(t + (":*" if _as_prefix(i, tokens) else "") for i, t in enumerate(tokens))
         result = await session.execute(
             text(
                 "SELECT kind, ref_id, conversation_id, contact_id, title, body FROM search_documents"
