@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from helpline import __version__
 from helpline.accounts import service as accounts
-from helpline.accounts.service import Actor, LoginRateLimiter
+from helpline.accounts.service import Actor, SlidingWindowLimiter
 from helpline.config import Settings, load_settings
 from helpline.db import Database
 from helpline.errors import Conflict, DomainError, Invalid
@@ -47,7 +47,8 @@ class Runtime:
         self.sweeper = Sweeper(self.db)
         self.store = AttachmentStore(settings.attachment_dir, settings.attachment_max_bytes)
         self.sessions = SessionCodec(settings.secret_key)
-        self.login_limiter = LoginRateLimiter(settings.login_attempts_per_minute)
+        self.login_limiter = SlidingWindowLimiter(settings.login_attempts_per_minute)
+        self.form_limiter = SlidingWindowLimiter(settings.form_posts_per_minute)
         self.templates = make_environment()
         self.hub = Hub(self)
         self._token_cache: dict[str, tuple[float, Actor]] = {}

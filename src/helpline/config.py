@@ -51,6 +51,7 @@ class Settings:
     max_body_bytes: int
     max_upload_bytes: int
     login_attempts_per_minute: int
+    form_posts_per_minute: int
     secure_cookies: bool
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -74,5 +75,6 @@ def load_settings() -> Settings:
         max_body_bytes=_int("HELPLINE_MAX_BODY_BYTES", 1024 * 1024),
         max_upload_bytes=_int("HELPLINE_MAX_UPLOAD_BYTES", 25 * 1024 * 1024),
         login_attempts_per_minute=_int("HELPLINE_LOGIN_ATTEMPTS_PER_MINUTE", 10),
+        form_posts_per_minute=_int("HELPLINE_FORM_POSTS_PER_MINUTE", 10),
         secure_cookies=os.environ.get("HELPLINE_SECURE_COOKIES", "") in ("1", "true", "yes"),
     )

@@ -66,3 +66,11 @@ async def test_oversized_attachment_is_refused_cleanly(client: httpx.AsyncClient
     assert response.status_code == 422
     listing = (await client.get("/api/v1/conversations", headers=admin.headers)).json()
     assert listing["items"] == []
+
+
+async def test_form_floods_are_slowed_down_per_address(client: httpx.AsyncClient, admin: Person, settings):
+    statuses = [(await submit(client, subject=f"Flood {i}")).status_code
+                for i in range(settings.form_posts_per_minute + 1)]
+    assert statuses[:-1] == [200] * settings.form_posts_per_minute and statuses[-1] == 429
+    listing = (await client.get("/api/v1/conversations", params={"limit": 100}, headers=admin.headers)).json()
+    assert len(listing["items"]) == settings.form_posts_per_minute

@@ -7,7 +7,6 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from helpline.accounts.models import Tenant
-from helpline.accounts.service import SlidingWindowLimiter
 from helpline.channels.intake import InboundMessage, receive
 from helpline.conversations.service import ContactDetails
 from helpline.errors import DomainError, NotFound
@@ -16,7 +15,6 @@ from helpline.web.deps import runtime
 from helpline.web.pages import LANG_COOKIE, public_language, render
 
 router = APIRouter(include_in_schema=False)
-_limiter = SlidingWindowLimiter(per_minute=10)
 
 
 async def _tenant(request: Request, brand: str | None) -> Tenant:
@@ -84,7 +82,7 @@ async def submit(
     stored = []
     if not errors:
         try:
-            _limiter.check(client_address(request), "contact-form")
+            rt.form_limiter.check(client_address(request), "contact-form")
             if attachment is not None and attachment.filename:
                 data = await attachment.read(rt.store.max_bytes + 1)
                 stored.append(
