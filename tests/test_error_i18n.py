@@ -16,7 +16,6 @@ from markupsafe import escape
 
 from helpline.accounts import service as accounts
 from helpline.accounts.models import Role
-from helpline.accounts.service import SlidingWindowLimiter
 from helpline.db import Database
 from helpline.errors import Conflict, DomainError, Invalid, NotFound, TooLarge
 from helpline.web import i18n_extract
@@ -55,14 +54,6 @@ async def german_agent(db: Database, tenant_id: int) -> Person:
     return person
 
 
-@pytest.fixture
-def fresh_form_limiter(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The contact form allows 10 posts a minute per address: these tests must not use up the suite's."""
-    from helpline.channels.webform import pages
-
-    monkeypatch.setattr(pages, "_limiter", SlidingWindowLimiter(per_minute=10))
-
-
 # --- (a) the public contact form speaks the visitor's language ----------------------------------------
 
 
@@ -70,7 +61,7 @@ FORM = {"name": "Klaus Kunde", "email": "klaus@example.de", "subject": "Lieferun
 
 
 async def test_contact_form_shows_a_refused_attachment_in_german(
-    client: httpx.AsyncClient, tenant_id: int, fresh_form_limiter: None
+    client: httpx.AsyncClient, tenant_id: int
 ) -> None:
     response = await client.post(
         "/contact?lang=de", data=FORM, files={"attachment": ("rechnung.pdf", b"%PDF-1.4", "not/a/valid")}
@@ -82,7 +73,7 @@ async def test_contact_form_shows_a_refused_attachment_in_german(
 
 
 async def test_contact_form_shows_an_oversize_attachment_in_german(
-    client: httpx.AsyncClient, tenant_id: int, settings, fresh_form_limiter: None
+    client: httpx.AsyncClient, tenant_id: int, settings
 ) -> None:
     big = b"x" * (settings.attachment_max_bytes + 1)
     response = await client.post("/contact?lang=de", data=FORM, files={"attachment": ("gross.bin", big)})
