@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import json
 import logging
@@ -52,14 +54,29 @@ class Runtime:
         self.templates = make_environment()
         self.hub = Hub(self)
         self._token_cache: dict[str, tuple[float, Actor]] = {}
+        self._checkpointer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.db.refresh_statistics()
         await self.bus.start()
+        if self.db.is_sqlite:
+            self._checkpointer = asyncio.create_task(self._checkpoint_wal(), name="wal-checkpoint")
         self.sweeper.start()
         self.hub.start()
 
+    async def _checkpoint_wal(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                await self.db.checkpoint_wal()
+            except Exception:  # a busy or failed checkpoint is retried on the next tick
+                log.warning("WAL checkpoint failed", exc_info=True)
+
     async def stop(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpointer
         await self.hub.stop()
         await self.sweeper.stop()
         await self.bus.stop()

@@ -96,6 +96,10 @@ def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> AsyncEngine:
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if immediate:
+            # The writer runs on the event loop: it must never copy the WAL back into the
+            # database itself. Checkpoints run on a reader thread instead (checkpoint_wal).
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -155,6 +159,13 @@ class Database:
         async with self.transaction() as session:
             await session.execute(text("PRAGMA analysis_limit=1000"))
             await session.execute(text("ANALYZE"))
+
+    async def checkpoint_wal(self) -> None:
+        """Fold the WAL back into the database, off the event loop (aiosqlite's thread)."""
+        if not self.is_sqlite:
+            return
+        async with self.reader.connect() as conn:
+            await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     async def dispose(self) -> None:
         await self.writer.dispose()

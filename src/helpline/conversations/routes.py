@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile, status
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.conversations import service
@@ -134,7 +134,12 @@ async def create_conversation(
             assignee_id=body.assignee_id,
             tags=body.tags,
         )
-        return await conversation_detail(session, ctx, conversation)
+        # What was just written is in the session already: no second read under the write lock.
+        messages = service.messages_in_session(session, conversation.id)
+    detail = ConversationDetail.model_validate(conversation)
+    detail.messages = [MessageRead.model_validate(m) for m in messages]  # JSON intake has no attachments
+    # A ready response: FastAPI would otherwise validate and serialise the model a second time.
+    return Response(detail.model_dump_json(), status_code=201, media_type="application/json")  # type: ignore[return-value]
 
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationDetail)

@@ -163,6 +163,15 @@ async def messages_of(
     return list(await session.scalars(query.order_by(Message.created_at, Message.id)))
 
 
+WRITTEN_MESSAGES = "helpline.written_messages"
+
+
+def messages_in_session(session: AsyncSession, conversation_id: int) -> list[Message]:
+    """The conversation's messages this session wrote, in order, without a query."""
+    written = [m for m in session.info.get(WRITTEN_MESSAGES, []) if m.conversation_id == conversation_id]
+    return sorted(written, key=lambda m: (m.created_at, m.id))
+
+
 async def attachments_of(session: AsyncSession, message_ids: list[int]) -> dict[int, list[Attachment]]:
     out: dict[int, list[Attachment]] = {mid: [] for mid in message_ids}
     if message_ids:
@@ -586,6 +595,7 @@ async def _insert_message(
     )
     session.add(message)
     await session.flush()
+    session.info.setdefault(WRITTEN_MESSAGES, []).append(message)
     for stored in new.attachments:
         session.add(
             Attachment(
