@@ -65,16 +65,17 @@ def normalise_identity(kind: IdentityKind, value: str, field: str = "value") -> 
 async def find_by_identity(
     *, session: AsyncSession, tenant_id: int, kind: IdentityKind, value: str
 ) -> Contact | None:
-    """The contact who owns this identity (following merges), if any."""
+    """The contact who owns this identity, if any (one query: intake asks this for every message)."""
     normalised = normalise_identity(kind, value)
-    contact_id = await session.scalar(
-        select(ContactIdentity.contact_id).where(
+    return await session.scalar(
+        select(Contact)
+        .join(ContactIdentity, ContactIdentity.contact_id == Contact.id)
+        .where(
             ContactIdentity.tenant_id == tenant_id,
             ContactIdentity.kind == kind,
             ContactIdentity.value == normalised,
         )
     )
-    return await session.get(Contact, contact_id) if contact_id else None
 
 
 async def find_or_create_by_identity(
@@ -92,9 +93,31 @@ async def find_or_create_by_identity(
         if not contact.name and name.strip():
             contact.name = name.strip()[:200]
         return contact
-    return await create_contact(
-        session=session, actor=actor, name=name, language=language, identities=[(kind, value)]
+    return await _create_intake_contact(session, actor, kind, normalise_identity(kind, value), name, language)
+
+
+async def _create_intake_contact(
+    session: AsyncSession, actor: Actor, kind: IdentityKind, normalised: str, name: str, language: str | None
+) -> Contact:
+    """A new contact known by one identity: the lean path, since every new customer takes it.
+
+    The caller has just looked the identity up; should another transaction add it meanwhile,
+    the unique constraint refuses this one (409), and nothing is stored twice.
+    """
+    _check_language(language)
+    contact = Contact(tenant_id=actor.tenant_id, name=(name.strip() or normalised)[:200], language=language,
+                      notes="", custom_fields={})
+    session.add(contact)
+    await session.flush()
+    session.add(ContactIdentity(tenant_id=actor.tenant_id, contact_id=contact.id, kind=kind, value=normalised))
+    await index_for(session).upsert(
+        session,
+        SearchDocument(tenant_id=actor.tenant_id, kind="contact", ref_id=contact.id, title=contact.name,
+                       body=normalised, contact_id=contact.id),
+        fresh=True,
     )
+    on_commit(session, Event("contact.created", actor.tenant_id, {"contact_id": contact.id}))
+    return contact
 
 
 async def add_identity(

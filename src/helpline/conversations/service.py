@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from helpline.accounts import service as accounts
 from helpline.accounts.service import Actor
 from helpline.contacts import service as contacts
+from helpline.contacts.models import Contact
 from helpline.conversations.models import (
     OPEN_STATUSES,
     Attachment,
@@ -478,7 +479,7 @@ class ContactDetails:
     language: str | None = None
 
 
-async def resolve_contact(*, session: AsyncSession, actor: Actor, details: ContactDetails) -> int:
+async def resolve_contact(*, session: AsyncSession, actor: Actor, details: ContactDetails) -> Contact:
     """The contact for these details: a known identity finds its contact, else a new one is made."""
     from helpline.contacts.models import IdentityKind
 
@@ -515,7 +516,9 @@ async def resolve_contact(*, session: AsyncSession, actor: Actor, details: Conta
         )
     if contact is None:
         raise Invalid("give the contact's email or phone", field="contact")
-    return contact.merged_into_id or contact.id
+    if contact.merged_into_id is not None:
+        contact = await contacts.get_contact(session=session, actor=actor, contact_id=contact.merged_into_id)
+    return contact
 
 
 async def start_conversation(
@@ -531,11 +534,12 @@ async def start_conversation(
     """Intake for every channel: find or create the contact, then open the conversation."""
     if message is not None:
         _bodies(message)  # refuse an empty or oversized message before creating a contact
-    contact_id = (
-        contact
-        if isinstance(contact, int)
-        else await resolve_contact(session=session, actor=actor, details=contact)
-    )
+    # Holding the contact keeps it in the session's identity map: no second SELECT for it.
+    if isinstance(contact, int):
+        contact_id = contact
+    else:
+        resolved = await resolve_contact(session=session, actor=actor, details=contact)
+        contact_id = resolved.id
     return await create_conversation(
         session=session,
         actor=actor,
