@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from helpline.accounts import service as accounts
 from helpline.accounts.service import Actor
 from helpline.contacts import service as contacts
-from helpline.contacts.models import Contact
+from helpline.contacts.models import Contact, IdentityKind
 from helpline.conversations.models import (
     OPEN_STATUSES,
     Attachment,
@@ -481,8 +481,6 @@ class ContactDetails:
 
 async def resolve_contact(*, session: AsyncSession, actor: Actor, details: ContactDetails) -> Contact:
     """The contact for these details: a known identity finds its contact, else a new one is made."""
-    from helpline.contacts.models import IdentityKind
-
     contact = None
     if details.email:
         contact = await contacts.find_or_create_by_identity(
@@ -941,8 +939,6 @@ class SearchResults:
 
 async def search(*, session: AsyncSession, actor: Actor, query: str, limit: int = 20) -> SearchResults:
     """Conversations (by subject, tags or any message) and contacts matching every word."""
-    from helpline.contacts.models import Contact
-
     if len(query) > 500:
         raise Invalid("the search is longer than 500 characters", field="q")
     limit = max(1, min(limit, 100))

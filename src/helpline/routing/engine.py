@@ -152,10 +152,17 @@ class RoutingEngine:
         self._begin()
         self._queue(queue_id)
         if any(item.queue_id == queue_id for item in self._items.values()):
-            raise Conflict(f"queue {queue_id!r} still has work items; transfer them first", field="queue_id")
+            raise Conflict(
+                "queue %(queue)s still has work items; transfer them first", field="queue_id", queue=repr(queue_id)
+            )
         for other in self._queues.values():
             if other.config.overflow_queue_id == queue_id:
-                raise Conflict(f"queue {other.id!r} overflows to {queue_id!r}", field="overflow_queue_id")
+                raise Conflict(
+                    "queue %(other)s overflows to %(queue)s",
+                    field="overflow_queue_id",
+                    other=repr(other.id),
+                    queue=repr(queue_id),
+                )
         del self._queues[queue_id]
         for agent in self._agents.values():
             agent.queues.pop(queue_id, None)
@@ -166,7 +173,7 @@ class RoutingEngine:
         now = self._begin()
         profile.validate(self._skills)
         if profile.id in self._agents:
-            raise Conflict(f"agent {profile.id!r} already exists", field="id")
+            raise Conflict("agent %(agent)s already exists", field="id", agent=repr(profile.id))
         agent = AgentState(profile, self._next_rank, now)
         self._next_rank += 1
         self._agents[agent.id] = agent
@@ -727,7 +734,7 @@ class RoutingEngine:
         if not isinstance(work.id, str) or not work.id:
             raise RoutingConfigError("id", f"a work item needs a non-empty id, not {work.id!r}")
         if work.id in self._items:
-            raise Conflict(f"work item {work.id!r} is already being routed", field="id")
+            raise Conflict("work item %(item)s is already being routed", field="id", item=repr(work.id))
         if not isinstance(work.channel, str) or not work.channel:
             raise RoutingConfigError("channel", f"a work item needs a channel, not {work.channel!r}")
         _require_priority(work.priority)

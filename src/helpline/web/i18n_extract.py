@@ -18,7 +18,7 @@ import ast
 import io
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -113,44 +113,42 @@ def extract_msgids(source: Path = PACKAGE) -> set[str]:
     return {_msgid(m) for m in extract_catalog(source) if m.id}
 
 
-def _python_dynamic_calls(path: Path) -> list[str]:
+def _calls_with_a_non_literal_text(path: Path) -> Iterator[tuple[ast.Call, str]]:
+    """Every call whose first argument is not a string literal, with the called name."""
     try:
         tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
     except SyntaxError:
-        return []
-    found = []
+        return
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or not node.args:
             continue
-        func = node.func
-        if isinstance(func, ast.Name):
-            is_gettext = func.id in DEFAULT_KEYWORDS
-        elif isinstance(func, ast.Attribute):  # gettext_for(lang).gettext(...), not query.in_(...)
-            is_gettext = func.attr in GETTEXT_FUNCTIONS and func.attr != "_"
-        else:
-            is_gettext = False
         first = node.args[0]
-        if is_gettext and not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
-            found.append(f"{_display_path(path)}:{node.lineno}: {ast.unparse(node)[:100]}")
+        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+            continue
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+        yield node, name
+
+
+def _describe(path: Path, node: ast.Call) -> str:
+    return f"{_display_path(path)}:{node.lineno}: {ast.unparse(node)[:100]}"
+
+
+def _python_dynamic_calls(path: Path) -> list[str]:
+    found = []
+    for node, name in _calls_with_a_non_literal_text(path):
+        if isinstance(node.func, ast.Name):
+            is_gettext = name in DEFAULT_KEYWORDS
+        else:  # gettext_for(lang).gettext(...), not query.in_(...)
+            is_gettext = name in GETTEXT_FUNCTIONS and name != "_"
+        if is_gettext:
+            found.append(_describe(path, node))
     return found
 
 
 def _python_dynamic_errors(path: Path) -> list[str]:
     """raise Invalid(f"...") and the like: a message that is not a literal cannot be translated."""
-    try:
-        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-    except SyntaxError:
-        return []
-    found = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call) or not node.args:
-            continue
-        func = node.func
-        name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-        first = node.args[0]
-        if name in ERROR_KEYWORDS and not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
-            found.append(f"{_display_path(path)}:{node.lineno}: {ast.unparse(node)[:100]}")
-    return found
+    return [_describe(path, node) for node, name in _calls_with_a_non_literal_text(path) if name in ERROR_KEYWORDS]
 
 
 def dynamic_error_messages(source: Path = PACKAGE) -> list[str]:
