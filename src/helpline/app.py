@@ -28,6 +28,8 @@ from helpline.db import Database
 from helpline.errors import Conflict, DomainError, Invalid
 from helpline.events import EventBus, make_bus
 from helpline.jobs import Sweeper
+from helpline.routing.clock import Clock
+from helpline.routing.host import RoutingHost
 from helpline.storage import AttachmentStore
 from helpline.web.auth import SessionCodec
 from helpline.web.deps import LoginRequired, NotAuthenticated
@@ -42,9 +44,9 @@ TOKEN_CACHE_SECONDS = 5.0
 class Runtime:
     """Everything a request needs that outlives it, created once per process."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, routing_clock: Clock | None = None) -> None:
         self.settings = settings
-        self.bus: EventBus = make_bus(settings.redis_url)
+        self.bus: EventBus = make_bus(settings.redis_url, settings.database_url)
         self.db = Database(settings.database_url, self.bus)
         self.sweeper = Sweeper(self.db)
         self.store = AttachmentStore(settings.attachment_dir, settings.attachment_max_bytes)
@@ -53,6 +55,7 @@ class Runtime:
         self.form_limiter = SlidingWindowLimiter(settings.form_posts_per_minute)
         self.templates = make_environment()
         self.hub = Hub(self)
+        self.routing = RoutingHost(self.db, self.bus, clock=routing_clock, database_url=settings.database_url)
         self._token_cache: dict[str, tuple[float, Actor]] = {}
         self._checkpointer: asyncio.Task[None] | None = None
 
@@ -63,6 +66,7 @@ class Runtime:
             self._checkpointer = asyncio.create_task(self._checkpoint_wal(), name="wal-checkpoint")
         self.sweeper.start()
         self.hub.start()
+        await self.routing.start()
 
     async def _checkpoint_wal(self) -> None:
         while True:
@@ -77,6 +81,7 @@ class Runtime:
             self._checkpointer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checkpointer
+        await self.routing.stop()
         await self.hub.stop()
         await self.sweeper.stop()
         await self.bus.stop()
@@ -262,9 +267,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, routing_clock: Clock | None = None) -> FastAPI:
     settings = settings or load_settings()
-    rt = Runtime(settings)
+    rt = Runtime(settings, routing_clock=routing_clock)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -318,10 +323,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from helpline.contacts import routes as contact_routes
     from helpline.conversations import pages as conversation_pages
     from helpline.conversations import routes as conversation_routes
+    from helpline.routing import agent_pages as routing_agent_pages
+    from helpline.routing import agent_routes as routing_agent_routes
+    from helpline.routing import pages as routing_pages
+    from helpline.routing import routes as routing_routes
     from helpline.web import hub as hub_routes
 
-    for module in (account_routes, contact_routes, conversation_routes):
+    for module in (account_routes, contact_routes, conversation_routes, routing_routes, routing_agent_routes):
         app.include_router(module.router)
-    for module in (account_pages, contact_pages, conversation_pages, webform_pages, hub_routes):
+    pages = (account_pages, contact_pages, conversation_pages, routing_pages, routing_agent_pages, webform_pages)
+    for module in (*pages, hub_routes):
         app.include_router(module.router)
     return app

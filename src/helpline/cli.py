@@ -42,6 +42,8 @@ def serve(
         access_log=False,
         proxy_headers=False,
         ws_max_size=65536,
+        # Our frames are tiny signals; compressing each one cost more CPU than it saved bytes.
+        ws_per_message_deflate=False,
     )
 
 

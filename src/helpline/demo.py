@@ -2596,6 +2596,7 @@ async def load_demo(db: Database, *, progress: bool = True) -> DemoSummary:
     async with db.read() as session:
         existing = await session.scalar(select(Tenant.id).where(Tenant.slug == DEMO_SLUG))
     if existing is not None:
+        await _create_routing(db, existing)  # a demo loaded before routing existed gets it now
         return await _summary(db, existing, created=False)
 
     rng = random.Random(SEED)
@@ -2625,7 +2626,82 @@ async def load_demo(db: Database, *, progress: bool = True) -> DemoSummary:
                 for plan in plan_batch:
                     await _create_conversation(session, ids, plan)
             bar.advance(conversations_task, len(plan_batch))
+    # After the history: the past conversations stay unrouted, new ones go through the rules.
+    await _create_routing(db, ids.tenant_id)
     return await _summary(db, ids.tenant_id, created=True)
+
+
+# --- routing ---------------------------------------------------------------------------------
+
+SKILLS = ("billing", "technical", "english", "german", "hungarian")
+# Proficiency 1–5 per agent; languages are what each of them speaks.
+AGENT_SKILLS = {
+    "anna": {"billing": 4, "hungarian": 5, "english": 4},
+    "lukas": {"billing": 3, "german": 5, "english": 4},
+    "james": {"billing": 5, "english": 5},
+    "bence": {"technical": 5, "hungarian": 5, "german": 3, "english": 4},
+    "sophie": {"technical": 4, "german": 5, "english": 4},
+    "emily": {"billing": 3, "technical": 3, "english": 5, "german": 3},
+}
+REASON_CODES = ("Lunch", "Break", "Training", "Meeting")
+
+
+async def _create_routing(db: Database, tenant_id: int) -> None:
+    """Skills, queues, rules, reason codes and the agents' routing profiles; once (skipped when queues exist)."""
+    from helpline.routing import configuration as routing
+    from helpline.routing.models import Queue
+
+    async with db.transaction() as session:
+        if await session.scalar(select(Queue.id).where(Queue.tenant_id == tenant_id).limit(1)) is not None:
+            return
+        system = Actor.system(tenant_id)
+        for name in SKILLS:
+            await routing.create_skill(session=session, actor=system, name=name)
+        teams = {t.name: t.id for t in await accounts.list_teams(session=session, actor=system)}
+        general = await routing.ensure_default_queue(session, tenant_id)
+        billing = await routing.create_queue(session=session, actor=system, values={
+            "name": "Billing", "team_id": teams.get(BILLING), "skills": {"billing": 2}, "sticky_seconds": 60.0,
+            "wrap_up_seconds": 30.0, "offer_timeout_seconds": 20.0,
+        })
+        technical = await routing.create_queue(session=session, actor=system, values={
+            "name": "Technical", "team_id": teams.get(TECHNICAL), "skills": {"technical": 4},
+            "strategy": "skills_best_match", "wrap_up_seconds": 30.0,
+            "expansions": [
+                {"after_seconds": 60.0, "lower_levels_by": 1},
+                {"after_seconds": 180.0, "lower_levels_by": 2},
+            ],
+            "overflow_queue_id": general.id, "overflow_after_seconds": 300.0,
+        })
+        german = await routing.create_queue(session=session, actor=system, values={
+            "name": "German", "skills": {"german": 4}, "languages": ["de"],
+            "expansions": [{"after_seconds": 90.0, "lower_levels_by": 1}],
+            "overflow_queue_id": general.id, "overflow_after_seconds": 240.0,
+        })
+        for name, queue_id, conditions, priority in (
+            ("Billing questions", billing.id, [{"field": "tag", "op": "is", "value": "billing"}], None),
+            ("Technical and login problems", technical.id,
+             [{"field": "tag", "op": "in", "value": ["technical", "login", "2fa"]}], None),
+            ("Urgent email to the technical queue", technical.id,
+             [{"field": "channel", "op": "is", "value": "email"}, {"field": "priority", "op": "is", "value": "urgent"}],
+             "urgent"),
+            ("German-speaking customers", german.id, [{"field": "language", "op": "is", "value": "de"}], None),
+        ):
+            await routing.create_rule(session=session, actor=system, values={
+                "name": name, "queue_id": queue_id, "conditions": conditions, "priority": priority,
+            })
+        for reason in REASON_CODES:
+            await routing.create_reason_code(session=session, actor=system, name=reason)
+        staff = {p.email: p for p in (*AGENTS, SUPERVISOR)}
+        users = await session.scalars(select(User).where(User.tenant_id == tenant_id))
+        for user in users:
+            person = staff.get(user.email)
+            if person is None:
+                continue
+            await routing.update_agent_profile(
+                session=session, actor=system, user_id=user.id, languages=list(person.speaks),
+                skills=AGENT_SKILLS.get(person.key, {}),
+                capacity={"voice": 1, "chat": 3 if person.role == Role.agent else 2, "email": 8},
+            )
 
 
 @contextmanager

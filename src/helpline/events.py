@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
+import os
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -22,6 +25,8 @@ from helpline.db import PENDING_EVENTS
 
 log = logging.getLogger(__name__)
 REDIS_CHANNEL = "helpline:events"
+# Names this process on the bus (replies to forwarded commands, collision events from here).
+PROCESS_ID = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
 @dataclass(frozen=True)
@@ -119,10 +124,11 @@ class MemoryBus:
 class RedisBus:
     """Redis pub/sub: every process publishes to one channel and fans out what it hears."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, channel: str = REDIS_CHANNEL) -> None:
         import redis.asyncio as redis
 
         self._redis = redis.from_url(url)
+        self.channel = channel
         self._fanout = _Fanout()
         self._listener: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
@@ -136,7 +142,7 @@ class RedisBus:
         while True:
             try:
                 async with self._redis.pubsub() as pubsub:
-                    await pubsub.subscribe(REDIS_CHANNEL)
+                    await pubsub.subscribe(self.channel)
                     self._ready.set()
                     async for message in pubsub.listen():
                         if message.get("type") != "message":
@@ -144,7 +150,7 @@ class RedisBus:
                         try:
                             self._fanout.deliver(Event.from_json(message["data"]))
                         except (ValueError, KeyError):
-                            log.warning("ignoring malformed event on %s", REDIS_CHANNEL)
+                            log.warning("ignoring malformed event on %s", self.channel)
             except asyncio.CancelledError:
                 raise
             except Exception:  # reconnect: the bus must outlive a Redis restart
@@ -159,11 +165,17 @@ class RedisBus:
         await self._redis.aclose()
 
     async def publish(self, event: Event) -> None:
-        await self._redis.publish(REDIS_CHANNEL, event.to_json())
+        await self._redis.publish(self.channel, event.to_json())
 
     def subscribe(self) -> Subscription:
         return self._fanout.add()
 
 
-def make_bus(redis_url: str | None) -> EventBus:
-    return RedisBus(redis_url) if redis_url else MemoryBus()
+def bus_channel(database_url: str) -> str:
+    """One channel per deployment: Redis pub/sub ignores the database number in the URL, so two
+    deployments (or two test runs) sharing a Redis must not hear each other's events."""
+    return f"{REDIS_CHANNEL}:{hashlib.sha256(database_url.encode()).hexdigest()[:16]}"
+
+
+def make_bus(redis_url: str | None, database_url: str = "") -> EventBus:
+    return RedisBus(redis_url, bus_channel(database_url)) if redis_url else MemoryBus()

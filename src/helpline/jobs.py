@@ -111,7 +111,8 @@ class Sweeper:
                 ran = 0
             if ran == 0:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.interval)
+                    async with asyncio.timeout(self.interval):  # not wait_for: it can swallow a cancel
+                        await self._wake.wait()
                 self._wake.clear()
 
     async def _claim(self) -> list[tuple[int, str, dict[str, Any], int | None, int]]:

@@ -5,7 +5,8 @@ from helpline.contacts import models as contacts
 from helpline.conversations import models as conversations
 from helpline.db import Base
 from helpline.jobs import Job
+from helpline.routing import models as routing
 
 metadata = Base.metadata
 
-__all__ = ["Job", "accounts", "contacts", "conversations", "metadata"]
+__all__ = ["Job", "accounts", "contacts", "conversations", "metadata", "routing"]

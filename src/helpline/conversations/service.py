@@ -33,6 +33,8 @@ from helpline.conversations.models import (
 from helpline.db import utcnow
 from helpline.errors import Conflict, Invalid, NotFound
 from helpline.events import Event, on_commit
+from helpline.language import detect_language
+from helpline.routing import service as routing
 from helpline.search import SearchDocument, SearchHit, index_for
 from helpline.storage import StoredFile
 
@@ -436,7 +438,8 @@ async def create_conversation(
         status=Status.new if direction == Direction.inbound else Status.open,
         priority=priority,
         channel=channel,
-        language=language or contact.language,
+        # Declared (by the channel or the contact) before detected from what the customer wrote.
+        language=language or contact.language or detect_language(f"{subject} {text}"),
         contact_id=contact.id,
         assignee_id=assignee_id,
         team_id=team_id,
@@ -465,6 +468,7 @@ async def create_conversation(
     if direction == Direction.outbound and message is not None:
         conversation.first_response_at = started
     await _reindex(session, conversation, fresh=True)
+    await routing.route_new_conversation(session, conversation)
     on_commit(session, Event("conversation.created", actor.tenant_id, _summary(conversation)))
     return conversation
 

@@ -470,6 +470,15 @@ class RoutingEngine:
     def item_ids(self) -> list[str]:
         return list(self._items)
 
+    def agent_record(self, agent_id: str) -> AgentRecord:
+        """One agent's stored row as it is now (the persistence layer writes it after each change)."""
+        return _agent_record(self._agent(agent_id))
+
+    def item_record(self, item_id: str) -> ItemRecord | None:
+        """One item's stored row as it is now; None once it left routing (completed, withdrawn)."""
+        item = self._items.get(item_id)
+        return _item_record(item) if item is not None else None
+
     # ------------------------------------------------------------------ persistence
 
     def snapshot(self) -> RoutingSnapshot:

@@ -1,10 +1,17 @@
-"""The agents' WebSocket hub: live inbox and conversation updates, and who-is-viewing (collision).
+"""The agents' WebSocket hub: live inbox and conversation updates, who-is-viewing (collision),
+offers and agent state, the wallboard, and agent presence.
 
 Every app process runs one hub. It listens to the event bus (so with Redis it hears events
 from every process) and tells each connected agent of its tenant what changed; the browser
 then fetches the fragments it shows, rendered for that agent's view, language and rights.
 Viewing and typing are ephemeral: they travel over the bus as ``collision`` events and
 expire unless refreshed.
+
+Routing events go only where they matter: an offer or a state change to the agent concerned
+(``routing`` frames), and a debounced ``wallboard`` signal to supervisors. An agent's sockets are
+their presence: the first one tells routing they are connected; when the last one in this process
+closes and none comes back within ``disconnect_grace`` seconds (a page navigation reconnects at
+once), routing hears they disconnected.
 """
 
 from __future__ import annotations
@@ -13,7 +20,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from helpline.accounts.service import Actor
-from helpline.events import Event
+from helpline.events import PROCESS_ID, Event
 
 if TYPE_CHECKING:
     from helpline.app import Runtime
@@ -29,13 +35,26 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 router = APIRouter()
 VIEWER_TTL = 45.0
-PROCESS = f"{os.getpid()}-{id(object())}"
 CONVERSATION_EVENTS = {
     "conversation.created",
     "conversation.updated",
     "conversation.merged",
     "message.created",
 }
+# Sent to the agent the event is about (its data["agent_id"], a user id as a string).
+AGENT_EVENTS = {
+    "agent.state_changed",
+    "offer.made",
+    "offer.accepted",
+    "offer.declined",
+    "offer.timed_out",
+    "offer.retracted",
+    "work_item.assigned",
+}
+WALLBOARD_PREFIXES = ("agent.", "offer.", "work_item.")
+WALLBOARD_EVENTS = {"routing.config_changed", "user.created", "user.updated"}
+WALLBOARD_DEBOUNCE = 0.25  # seconds: a burst of routing events is one refresh
+DISCONNECT_GRACE = 10.0  # seconds without a socket before routing hears the agent left
 
 
 @dataclass(eq=False)
@@ -62,6 +81,10 @@ class Hub:
         # (tenant, conversation) -> user -> viewer, from every process
         self.viewers: dict[tuple[int, int], dict[int, Viewer]] = {}
         self._task: asyncio.Task[None] | None = None
+        self.disconnect_grace = DISCONNECT_GRACE
+        self._wallboard_due: set[int] = set()  # tenants with a wallboard signal scheduled
+        self._leaving: dict[tuple[int, int], asyncio.Task[None]] = {}  # (tenant, user) -> grace timer
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     def start(self) -> None:
         self._subscription = self.runtime.bus.subscribe()
@@ -73,6 +96,12 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._subscription.close()
+        pending = [*self._tasks, *self._leaving.values()]
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
     async def _pump(self) -> None:
         async for event in self._subscription:
@@ -99,6 +128,80 @@ class Hub:
             )
             for connection in connections:
                 _offer(connection, payload)
+        if event.type in AGENT_EVENTS:
+            self._send_to_agent(event, connections)
+        if event.type.startswith(WALLBOARD_PREFIXES) or event.type in WALLBOARD_EVENTS:
+            self._wallboard_soon(event.tenant_id)
+
+    # ------------------------------------------------------------------ routing
+
+    def _send_to_agent(self, event: Event, connections: set[Connection]) -> None:
+        agent_id = str(event.data.get("agent_id") or "")
+        if not agent_id:
+            return
+        payload = json.dumps(
+            {"type": "routing", "event": event.type, "conversation_id": event.data.get("conversation_id")}
+        )
+        for connection in connections:
+            if str(connection.actor.user_id) == agent_id:
+                _offer(connection, payload)
+
+    def _wallboard_soon(self, tenant_id: int) -> None:
+        if tenant_id in self._wallboard_due:
+            return
+        self._wallboard_due.add(tenant_id)
+        asyncio.get_running_loop().call_later(WALLBOARD_DEBOUNCE, self._send_wallboard, tenant_id)
+
+    def _send_wallboard(self, tenant_id: int) -> None:
+        self._wallboard_due.discard(tenant_id)
+        payload = json.dumps({"type": "wallboard"})
+        for connection in self.connections.get(tenant_id, ()):
+            if connection.actor.is_supervisor:
+                _offer(connection, payload)
+
+    def _user_connections(self, tenant_id: int, user_id: int | None) -> list[Connection]:
+        return [c for c in self.connections.get(tenant_id, ()) if c.actor.user_id == user_id]
+
+    def _background(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _tell_routing(self, tenant_id: int, op: str, user_id: int) -> None:
+        try:
+            await self.runtime.routing.execute(tenant_id, op, user_id=user_id, process=PROCESS_ID)
+        except Exception:  # presence is best effort: the socket works without it
+            log.warning("routing %s for user %s failed", op, user_id, exc_info=True)
+
+    def agent_connected(self, connection: Connection) -> None:
+        actor = connection.actor
+        if actor.user_id is None:
+            return
+        leaving = self._leaving.pop((actor.tenant_id, actor.user_id), None)
+        if leaving is not None:
+            leaving.cancel()
+        self._background(self._tell_routing(actor.tenant_id, "connected", actor.user_id))
+
+    def agent_disconnected(self, connection: Connection) -> None:
+        """Called after the connection was removed: if it was the user's last here, start the grace timer."""
+        actor = connection.actor
+        if actor.user_id is None or self._user_connections(actor.tenant_id, actor.user_id):
+            return
+        key = (actor.tenant_id, actor.user_id)
+        if key not in self._leaving:
+            self._leaving[key] = asyncio.ensure_future(self._leave_after_grace(*key))
+
+    async def _leave_after_grace(self, tenant_id: int, user_id: int) -> None:
+        try:
+            await asyncio.sleep(self.disconnect_grace)
+            if self._user_connections(tenant_id, user_id):
+                return
+        finally:
+            if self._leaving.get((tenant_id, user_id)) is asyncio.current_task():
+                self._leaving.pop((tenant_id, user_id), None)
+        await self._tell_routing(tenant_id, "disconnected", user_id)
+
+    # ------------------------------------------------------------------ collision
 
     def _apply_collision(self, event: Event) -> None:
         data = event.data
@@ -146,7 +249,7 @@ class Hub:
                     "user_id": actor.user_id,
                     "name": actor.name,
                     "state": state,
-                    "process": PROCESS,
+                    "process": PROCESS_ID,
                 },
             )
         )
@@ -190,6 +293,7 @@ async def agent_socket(websocket: WebSocket) -> None:
         return
     connection = Connection(socket=websocket, actor=found[0])
     rt.hub.add(connection)
+    rt.hub.agent_connected(connection)
     sender = asyncio.create_task(_send_loop(connection))
     try:
         await websocket.send_text(json.dumps({"type": "hello", "user_id": connection.actor.user_id}))
@@ -201,6 +305,7 @@ async def agent_socket(websocket: WebSocket) -> None:
     finally:
         sender.cancel()
         rt.hub.remove(connection)
+        rt.hub.agent_disconnected(connection)
         if connection.viewing is not None:
             with contextlib.suppress(Exception):
                 await rt.hub.announce(connection, connection.viewing, "left")

@@ -1,4 +1,5 @@
-/* Helpline workspace: live updates over the agent WebSocket, collision, keyboard shortcuts. */
+/* Helpline workspace: live updates over the agent WebSocket, collision, routing (agent state, offers,
+   wallboard), ticking clocks, keyboard shortcuts. */
 (() => {
   "use strict";
   const body = document.body;
@@ -16,6 +17,15 @@
       ev.preventDefault();
       $("#shortcuts")?.showModal();
     }
+    if (ev.target.closest("[data-action=fullscreen]")) {
+      const board = $(".content");
+      if (document.fullscreenElement) document.exitFullscreen();
+      else board?.requestFullscreen?.();
+    }
+    // A click outside an open header menu closes it.
+    $$("details.agent-state[open], details.usermenu[open]").forEach((menu) => {
+      if (!menu.contains(ev.target)) menu.removeAttribute("open");
+    });
   });
   document.addEventListener("change", (ev) => {
     if (ev.target.matches("[data-autosubmit]") && ev.target.form) ev.target.form.requestSubmit();
@@ -47,6 +57,35 @@
     box.appendChild(el);
   }
 
+  // --- clocks: time in state, longest wait, offer countdowns ----------------------------
+  // The server renders the seconds as of its render ([data-elapsed] counts up, [data-remaining]
+  // counts down); the browser carries them on from when it first saw the element.
+  const pad = (n) => String(n).padStart(2, "0");
+  function clockText(seconds) {
+    const s = Math.max(0, Math.floor(seconds));
+    const h = Math.floor(s / 3600);
+    const m = Math.floor((s % 3600) / 60);
+    return h ? `${h}:${pad(m)}:${pad(s % 60)}` : `${pad(m)}:${pad(s % 60)}`;
+  }
+  const baseTitle = document.title;
+  function tick() {
+    const now = Date.now();
+    $$("[data-elapsed]").forEach((el) => {
+      if (!el._t0) el._t0 = now;
+      el.textContent = clockText(Number(el.dataset.elapsed) + (now - el._t0) / 1000);
+    });
+    $$("[data-remaining]").forEach((el) => {
+      if (!el._t0) el._t0 = now;
+      const left = Number(el.dataset.remaining) - (now - el._t0) / 1000;
+      el.textContent = clockText(Math.ceil(Math.max(0, left)));
+      el.closest(".offer-card")?.classList.toggle("expiring", left <= 5);
+    });
+    const offers = $$(".offer-card").length;
+    document.title = offers ? `(${offers}) ● ${baseTitle}` : baseTitle;
+  }
+  setInterval(tick, 1000);
+  document.addEventListener("htmx:afterSettle", tick);
+
   // --- live updates ------------------------------------------------------------------
   if (!body.dataset.userId) return;
   const live = $("#live-status");
@@ -67,6 +106,8 @@
   function refreshAll() {
     refresh("#inbox-rows");
     refresh("#conv-live");
+    refresh("#agent-bar");
+    refresh("#wallboard");
     body.dispatchEvent(new Event("refresh-nav"));
   }
 
@@ -95,6 +136,9 @@
   let lastChanged = null;
   function handle(frame) {
     if (frame.type === "viewers") return renderViewers(frame);
+    // An offer or a state change for me: the header (state, offers) fetches itself again.
+    if (frame.type === "routing") return debounce("agent-bar", () => refresh("#agent-bar"), 30);
+    if (frame.type === "wallboard") return debounce("wallboard", () => refresh("#wallboard"), 100);
     if (!frame.type || !frame.conversation_id) return;
     lastChanged = frame.conversation_id;
     debounce("inbox", () => refresh("#inbox-rows"), 150);
