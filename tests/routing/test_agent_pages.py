@@ -327,6 +327,32 @@ async def test_the_wallboard_shows_queues_and_agents(floor: Floor, browser: http
     assert board.status_code == 200 and "<html" not in board.text and "Sophie Supervisor" in board.text
 
 
+async def test_a_supervisor_sets_an_agents_state_from_the_wallboard(floor: Floor, browser: httpx.AsyncClient):
+    anna = await person(floor, "anna@acme.test", name="Anna Agent")
+    other_supervisor = await person(floor, "otto@acme.test", Role.supervisor, "Otto")
+    admin = await person(floor, "ada@acme.test", Role.admin, "Ada")
+
+    token = await log_in(browser, other_supervisor)  # not Anna's team: refused, nothing changes
+    refused = await browser.post(f"/wallboard/agents/{anna.id}/state", data={"state": "available"}, headers=htmx(token))
+    assert refused.status_code == 403
+    assert (await floor.presence(anna)) is None
+
+    await browser.post("/logout", headers=htmx(token))
+    browser.cookies.clear()
+    token = await log_in(browser, admin)
+    board = await browser.get("/wallboard/board")
+    assert f'action="/wallboard/agents/{anna.id}/state"' in board.text and "not_ready:Lunch" in board.text
+    changed = await browser.post(
+        f"/wallboard/agents/{anna.id}/state", data={"state": "not_ready:Lunch"}, headers=htmx(token)
+    )
+    assert changed.status_code == 200 and "Not ready: Lunch" in changed.text
+    await floor.host.idle()
+    presence = await floor.presence(anna)
+    assert presence is not None and presence.shown_state == "not_ready" and presence.reason == "Lunch"
+    without_csrf = await browser.post(f"/wallboard/agents/{anna.id}/state", data={"state": "available"})
+    assert without_csrf.status_code == 403
+
+
 async def test_wallboard_conversation_links_open_by_number(floor: Floor, browser: httpx.AsyncClient):
     sophie = await person(floor, "sophie@acme.test", Role.supervisor, "Sophie")
     conversation_id = await floor.arrive()

@@ -215,9 +215,10 @@ async def transfer(
 async def _board(ctx: Ctx) -> dict[str, Any]:
     async with ctx.read() as session:
         board = await routing.wallboard(session=session, actor=ctx.actor)
+        reasons = await routing.reason_codes(session, ctx.actor.tenant_id)
     # Logged-in agents first (by name), then those offline.
     agents = sorted(board.agents, key=lambda a: (a.state == "offline", a.name.casefold()))
-    return {"board": board, "agents_in_order": agents, "clock": clock}
+    return {"board": board, "agents_in_order": agents, "clock": clock, "reason_codes": reasons}
 
 
 @router.get("/wallboard")
@@ -229,6 +230,29 @@ async def wallboard(request: Request, ctx: Ctx = Depends(page_context)) -> Respo
 @router.get("/wallboard/board")
 async def wallboard_board(request: Request, ctx: Ctx = Depends(page_context)) -> Response:
     return render(request, "routing/wallboard_board.html", ctx=ctx, **await _board(ctx))
+
+
+@router.post("/wallboard/agents/{user_id}/state")
+async def set_agent_state_from_wallboard(
+    user_id: int,
+    request: Request,
+    state: str = Form(..., max_length=100),
+    ctx: Ctx = Depends(page_context),
+) -> Response:
+    """A supervisor sets an agent's state (their own team's agents; admins anyone's)."""
+    chosen, _sep, reason = state.partition(":")
+    async with ctx.read() as session:
+        await routing.set_agent_state(
+            session=session,
+            host=ctx.runtime.routing,
+            actor=ctx.actor,
+            user_id=user_id,
+            state=chosen,
+            reason=reason or None,
+        )
+    if _htmx(request):
+        return render(request, "routing/wallboard_board.html", ctx=ctx, **await _board(ctx))
+    return RedirectResponse("/wallboard", status_code=303)
 
 
 @router.get("/wallboard/conversation/{number}")
