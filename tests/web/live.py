@@ -33,6 +33,7 @@ class AgentSocket:
         self.url = server.url.replace("http://", "ws://") + "/ws"
         self.cookie = cookie
         self.ws: Any = None
+        self._frames: list[dict[str, Any]] = []
 
     async def __aenter__(self) -> AgentSocket:
         headers = {"Cookie": self.cookie} if self.cookie else {}
@@ -49,7 +50,11 @@ class AgentSocket:
         """The next frame of this type (and with these fields), within the timeout."""
         async def wait() -> dict[str, Any]:
             while True:
-                frame = json.loads(await self.ws.recv())
+                if not self._frames:
+                    frame = json.loads(await self.ws.recv())
+                    # frames that queued up on the server arrive as one batch
+                    self._frames.extend(frame.get("frames", []) if frame.get("type") == "batch" else [frame])
+                frame = self._frames.pop(0)
                 if frame.get("type") == kind and all(frame.get(k) == v for k, v in match.items()):
                     return frame
 

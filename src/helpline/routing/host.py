@@ -5,12 +5,14 @@ The core (``RoutingEngine``) decides; the host gives it a home (ADR 0007):
 - **One leader.** On SQLite (one process) this process leads. On PostgreSQL the process holding a
   session advisory lock leads; the others forward their commands to it over the event bus and wait
   for its reply, so callers never know where the engine runs.
-- **Every call is one transaction.** The host runs the engine call, turns the events it drained
-  into rows (agent presence and its history, offers, work items, the conversation's assignee) and
-  publishes them after the commit. Work item writes are conditional on the row version the host
-  last wrote, so even two processes that both believe they lead cannot both claim an item.
-  If anything fails after the engine changed, the host drops that tenant's engine and rebuilds it
-  from the rows on the next call: the database is the truth, the engine a fast copy of it.
+- **One transaction per batch.** Calls and bus events queue per tenant; one worker task runs
+  everything queued in one transaction (each caller gets its own result or DomainError), turns
+  the events it drained into rows (agent presence and its history, offers, work items, the
+  conversation's assignee) and publishes them after the commit. Work item writes are conditional
+  on the row version the host last wrote, so even two processes that both believe they lead
+  cannot both claim an item. If anything fails after the engine changed, the host drops that
+  tenant's engine and rebuilds it from the rows on the next call: the database is the truth, the
+  engine a fast copy of it.
 - **It listens.** New work items (written with their conversation), conversation changes (solved,
   reassigned, reopened), configuration and user changes arrive as bus events.
 - **It drives time.** A loop sleeps until the earliest deadline of any engine and ticks it.
@@ -24,10 +26,10 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import psycopg
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.accounts.service import Actor
@@ -50,6 +52,7 @@ log = logging.getLogger(__name__)
 LEADER_LOCK_KEY = 0x48_4C_52_54  # "HLRT": one routing leader per deployment
 FORWARD_TIMEOUT = 5.0
 MAX_SLEEP = 1.0
+MAX_BATCH = 200  # operations per host transaction
 RELOAD_EVENTS = {"routing.config_changed", "user.created", "user.updated"}
 RECONCILE_EVENTS = {"conversation.updated", "conversation.merged"}
 ERROR_CLASSES: dict[int, type[DomainError]] = {
@@ -59,6 +62,22 @@ ERROR_CLASSES: dict[int, type[DomainError]] = {
     409: Conflict,
     422: Invalid,
 }
+
+
+OFFERS = cast(Table, m.OfferRecord.__table__)
+PRESENCE = cast(Table, m.AgentPresence.__table__)
+STATE_CHANGES = cast(Table, m.AgentStateChange.__table__)
+WORK_ITEMS = cast(Table, m.WorkItem.__table__)
+# Conditional on the row version the host last wrote; the SET clause comes from the parameters.
+WORK_ITEM_UPDATE = update(WORK_ITEMS).where(
+    WORK_ITEMS.c.id == bindparam("b_id"), WORK_ITEMS.c.version == bindparam("b_version")
+)
+PRESENCE_UPDATE = update(PRESENCE).where(PRESENCE.c.user_id == bindparam("b_user"))
+OFFER_ANSWERED = (
+    update(OFFERS)
+    .where(OFFERS.c.work_item_id == bindparam("b_item"), OFFERS.c.attempt == bindparam("b_attempt"))
+    .values(outcome=bindparam("b_outcome"), answered_at=bindparam("b_at"))
+)
 
 
 class ClaimLost(Exception):
@@ -109,6 +128,9 @@ class RoutingHost:
         self._database_url = database_url
         self._tenants: dict[int, TenantState] = {}
         self._locks: dict[int, asyncio.Lock] = {}
+        # tenant -> operations waiting for the tenant's worker: (op, args, the caller's future)
+        self._pending: dict[int, list[tuple[str, dict[str, Any], asyncio.Future[Any]]]] = {}
+        self._workers: dict[int, asyncio.Task[None]] = {}
         self._replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         # (tenant, conversation) -> (assignee,) for updates the host made: their events need no reconcile
@@ -138,9 +160,10 @@ class RoutingHost:
             self._spawn(self._load_all())
 
     async def stop(self) -> None:
-        for task in [*self._loops, *self._tasks]:
+        tasks = [*self._loops, *self._tasks, *self._workers.values()]
+        for task in tasks:
             task.cancel()
-        for task in [*self._loops, *self._tasks]:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._subscription.close()
@@ -177,7 +200,7 @@ class RoutingHost:
         raise TimeoutError("routing did not settle")
 
     def _busy(self) -> bool:
-        return any(lock.locked() for lock in self._locks.values())
+        return any(not w.done() for w in self._workers.values()) or any(lock.locked() for lock in self._locks.values())
 
     def engine(self, tenant_id: int) -> RoutingEngine | None:
         """The loaded engine, for tests' consistency checks and the simulator; None if not loaded."""
@@ -185,33 +208,81 @@ class RoutingHost:
         return state.engine if state else None
 
     async def _run(self, tenant_id: int, op: str, args: dict[str, Any]) -> Any:
-        handler = OPERATIONS[op]
+        """Queue an operation for the tenant's worker and wait for its own result (or DomainError)."""
+        if op not in OPERATIONS:
+            raise KeyError(f"unknown routing operation {op!r}")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.setdefault(tenant_id, []).append((op, args, future))
+        worker = self._workers.get(tenant_id)
+        if worker is None or worker.done():
+            self._workers[tenant_id] = asyncio.create_task(self._work(tenant_id), name=f"routing-{tenant_id}")
+        return await future
+
+    async def _work(self, tenant_id: int) -> None:
+        """Run everything queued for a tenant, one transaction per turn, until nothing is left."""
         lock = self._locks.setdefault(tenant_id, asyncio.Lock())
-        async with lock:
+        try:
+            while batch := self._take(tenant_id):
+                async with lock:
+                    await self._run_batch(tenant_id, batch)
+                self._wake.set()
+        finally:
+            if self._workers.get(tenant_id) is asyncio.current_task():
+                del self._workers[tenant_id]
+            for _, _, future in self._pending.pop(tenant_id, []):  # only left if we were cancelled
+                if not future.done():
+                    future.cancel()
+
+    def _take(self, tenant_id: int) -> list[tuple[str, dict[str, Any], asyncio.Future[Any]]]:
+        """The queued operations up to and including the first ``reload`` (after it the engine is rebuilt)."""
+        queued = self._pending.get(tenant_id)
+        if not queued:
+            self._pending.pop(tenant_id, None)
+            return []
+        end = next((i + 1 for i, (op, _, _) in enumerate(queued) if op == "reload"), len(queued))
+        end = min(end, MAX_BATCH)
+        batch, self._pending[tenant_id] = queued[:end], queued[end:]
+        return batch
+
+    async def _run_batch(self, tenant_id: int, batch: list[tuple[str, dict[str, Any], asyncio.Future[Any]]]) -> None:
+        outcomes: list[tuple[asyncio.Future[Any], Any, DomainError | None]] = []
+        try:
             state = await self._state(tenant_id)
-            error: DomainError | None = None
-            try:
-                async with self.db.transaction() as session:
+            async with self.db.transaction() as session:
+                for op, args, future in batch:
+                    if future.done():  # its caller gave up (cancelled): nothing to do for it
+                        continue
                     try:
-                        result = await handler(self, state, session, args)
-                    except DomainError as exc:  # refused; timers run before the refusal still count
-                        error, result = exc, None
-                    published = await self._persist(session, tenant_id, state, state.engine.drain_events())
-            except BaseException:
-                self._tenants.pop(tenant_id, None)  # rebuilt from the rows on the next call
-                self._pending_own.clear()
+                        outcomes.append((future, await OPERATIONS[op](self, state, session, args), None))
+                    except DomainError as exc:  # refused; what ran before the refusal still counts
+                        outcomes.append((future, None, exc))
+                published = await self._persist(session, tenant_id, state, state.engine.drain_events())
+        except BaseException as exc:
+            self._tenants.pop(tenant_id, None)  # rebuilt from the rows on the next call
+            self._pending_own.clear()
+            for _, _, future in batch:
+                if not future.done():
+                    if isinstance(exc, Exception):
+                        future.set_exception(exc)
+                    else:
+                        future.cancel()
+            if not isinstance(exc, Exception):
                 raise
-            if self._pending_own:
-                if len(self._own_updates) > 10_000:  # events that never came back
-                    self._own_updates.clear()
-                self._own_updates.update(self._pending_own)
-                self._pending_own.clear()
-            for item_id in published:
-                state.versions[item_id] = state.versions.get(item_id, 0) + 1
-        self._wake.set()
-        if error is not None:
-            raise error
-        return result
+            return
+        if self._pending_own:
+            if len(self._own_updates) > 10_000:  # events that never came back
+                self._own_updates.clear()
+            self._own_updates.update(self._pending_own)
+            self._pending_own.clear()
+        for item_id in published:
+            state.versions[item_id] = state.versions.get(item_id, 0) + 1
+        for future, result, error in outcomes:
+            if future.done():
+                continue
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
 
     async def _state(self, tenant_id: int) -> TenantState:
         state = self._tenants.get(tenant_id)
@@ -404,6 +475,8 @@ class RoutingHost:
         items: dict[str, ev.RoutingEvent] = {}
         assignments: dict[str, str | None] = {}  # conversation assignee changes: item -> agent or None
         only_queued: set[str] = set()
+        offers: list[dict[str, Any]] = []  # OfferMade rows not inserted yet
+        changes: list[dict[str, Any]] = []  # agent_state_changes rows
         for event in events:
             agent_id = getattr(event, "agent_id", None)
             item_id = getattr(event, "item_id", None)
@@ -415,7 +488,7 @@ class RoutingHost:
                 elif not isinstance(event, ev.ItemQueued):
                     only_queued.discard(item_id)
                 items[item_id] = event
-            await self._record(session, tenant_id, event)
+            await self._record(session, tenant_id, event, offers, changes)
             if isinstance(event, ev.OfferAccepted | ev.ItemAssigned):
                 assignments[event.item_id] = event.agent_id
             elif isinstance(event, ev.ItemRequeued) or (isinstance(event, ev.ItemTransferred) and event.from_agent_id):
@@ -424,6 +497,9 @@ class RoutingHost:
             if item_id is not None:
                 data["conversation_id"] = state.conversation_of.get(item_id)
             on_commit(session, Event(event.type, tenant_id, data))
+        await self._insert_offers(session, offers)
+        if changes:
+            await session.execute(insert(STATE_CHANGES), changes)
         for agent_id in agents:
             await self._write_agent(session, tenant_id, engine, agent_id)
         for item_id, last in items.items():
@@ -437,32 +513,41 @@ class RoutingHost:
                 state.forget(item_id)
         return [i for i in items if i in state.versions and i not in only_queued]
 
-    async def _record(self, session: AsyncSession, tenant_id: int, event: ev.RoutingEvent) -> None:
+    async def _record(
+        self,
+        session: AsyncSession,
+        tenant_id: int,
+        event: ev.RoutingEvent,
+        offers: list[dict[str, Any]],
+        changes: list[dict[str, Any]],
+    ) -> None:
+        """History rows: new offers and state changes are collected and inserted together."""
         if isinstance(event, ev.AgentStateChanged):
-            session.add(
-                m.AgentStateChange(
-                    tenant_id=tenant_id,
-                    user_id=int(event.agent_id),
-                    previous=event.previous.value,
-                    state=event.state.value,
-                    reason=event.reason,
-                    changed_by=int(event.changed_by) if event.changed_by else None,
-                    at=event.at,
-                )
+            changes.append(
+                {
+                    "tenant_id": tenant_id,
+                    "user_id": int(event.agent_id),
+                    "previous": event.previous.value,
+                    "state": event.state.value,
+                    "reason": event.reason,
+                    "changed_by": int(event.changed_by) if event.changed_by else None,
+                    "at": event.at,
+                }
             )
         elif isinstance(event, ev.OfferMade):
-            session.add(
-                m.OfferRecord(
-                    tenant_id=tenant_id,
-                    work_item_id=int(event.item_id),
-                    agent_id=int(event.agent_id),
-                    queue_id=int(event.queue_id),
-                    attempt=event.attempt,
-                    offered_at=event.at,
-                    expires_at=event.expires_at,
-                )
+            offers.append(
+                {
+                    "tenant_id": tenant_id,
+                    "work_item_id": int(event.item_id),
+                    "agent_id": int(event.agent_id),
+                    "queue_id": int(event.queue_id),
+                    "attempt": event.attempt,
+                    "offered_at": event.at,
+                    "expires_at": event.expires_at,
+                    "outcome": "pending",
+                    "answered_at": None,
+                }
             )
-            await session.flush()
         elif isinstance(event, ev.OfferAccepted | ev.OfferDeclined | ev.OfferTimedOut | ev.OfferRetracted):
             outcome = {
                 ev.OfferAccepted: "accepted",
@@ -470,30 +555,37 @@ class RoutingHost:
                 ev.OfferTimedOut: "timed_out",
                 ev.OfferRetracted: "retracted",
             }[type(event)]
+            await self._insert_offers(session, offers)  # the offer may have been made in this same batch
             await session.execute(
-                update(m.OfferRecord)
-                .where(m.OfferRecord.work_item_id == int(event.item_id), m.OfferRecord.attempt == event.attempt)
-                .values(outcome=outcome, answered_at=event.at)
+                OFFER_ANSWERED,
+                {"b_item": int(event.item_id), "b_attempt": event.attempt, "b_outcome": outcome, "b_at": event.at},
             )
+
+    @staticmethod
+    async def _insert_offers(session: AsyncSession, offers: list[dict[str, Any]]) -> None:
+        if offers:
+            await session.execute(insert(OFFERS), list(offers))
+            offers.clear()
 
     async def _write_agent(self, session: AsyncSession, tenant_id: int, engine: RoutingEngine, agent_id: str) -> None:
         if agent_id not in engine.agent_ids():
             return
         record = engine.agent_record(agent_id)
-        shown = engine.agent(agent_id).state
-        row = await session.get(m.AgentPresence, int(agent_id))
-        if row is None:
-            row = m.AgentPresence(user_id=int(agent_id), tenant_id=tenant_id)
-            session.add(row)
-        row.chosen_state = record.chosen_state.value
-        row.shown_state = shown.value
-        row.reason = record.reason
-        row.resume_state = record.resume_state.value if record.resume_state else None
-        row.state_since = record.state_since
-        row.idle_since = record.idle_since
-        row.wrap_up_until = record.wrap_up_until
-        row.away_until = record.away_until
-        row.missed_offers = record.missed_offers
+        values = {
+            "chosen_state": record.chosen_state.value,
+            "shown_state": engine.agent(agent_id).state.value,
+            "reason": record.reason,
+            "resume_state": record.resume_state.value if record.resume_state else None,
+            "state_since": record.state_since,
+            "idle_since": record.idle_since,
+            "wrap_up_until": record.wrap_up_until,
+            "away_until": record.away_until,
+            "missed_offers": record.missed_offers,
+        }
+        # Prebuilt: the SET clause comes from the parameters' keys (no statement built per call).
+        result = await session.execute(PRESENCE_UPDATE, {"b_user": int(agent_id), **values})
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            await session.execute(insert(PRESENCE).values(user_id=int(agent_id), tenant_id=tenant_id, **values))
 
     async def _write_item(self, session: AsyncSession, state: TenantState, item_id: str, last: ev.RoutingEvent) -> None:
         version = state.versions.get(item_id)
@@ -529,9 +621,7 @@ class RoutingHost:
         if isinstance(last, ev.OfferAccepted | ev.ItemAssigned) and waited is not None:
             values["waited_seconds"] = waited
         result = await session.execute(
-            update(m.WorkItem)
-            .where(m.WorkItem.id == int(item_id), m.WorkItem.version == version)
-            .values(**values, version=version + 1)
+            WORK_ITEM_UPDATE, {"b_id": int(item_id), "b_version": version, **values, "version": version + 1}
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise ClaimLost(f"work item {item_id} changed in another process")

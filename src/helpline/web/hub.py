@@ -12,6 +12,9 @@ Routing events go only where they matter: an offer or a state change to the agen
 their presence: the first one tells routing they are connected; when the last one in this process
 closes and none comes back within ``disconnect_grace`` seconds (a page navigation reconnects at
 once), routing hears they disconnected.
+
+Frames that queue up for a socket while it is still sending go out together as one
+``{"type": "batch", "frames": [...]}`` message (one write instead of one per event).
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ AGENT_EVENTS = {
 WALLBOARD_PREFIXES = ("agent.", "offer.", "work_item.")
 WALLBOARD_EVENTS = {"routing.config_changed", "user.created", "user.updated"}
 WALLBOARD_DEBOUNCE = 0.25  # seconds: a burst of routing events is one refresh
+MAX_BATCH_FRAMES = 100  # frames per batch message when a socket's queue backs up
 DISCONNECT_GRACE = 10.0  # seconds without a socket before routing hears the agent left
 
 
@@ -312,9 +316,21 @@ async def agent_socket(websocket: WebSocket) -> None:
 
 
 async def _send_loop(connection: Connection) -> None:
+    """Send the queued frames; frames that queued up while a send was under way go as one ``batch``.
+
+    Under load this is one WebSocket message (one socket write) instead of one per event; a quiet
+    hub sends each frame as it comes. The browser handles a batch's frames one by one, in order.
+    """
+    queue = connection.queue
     with contextlib.suppress(Exception):
         while True:
-            await connection.socket.send_text(await connection.queue.get())
+            payload = await queue.get()
+            if not queue.empty():
+                frames = [payload]
+                while not queue.empty() and len(frames) < MAX_BATCH_FRAMES:
+                    frames.append(queue.get_nowait())
+                payload = '{"type": "batch", "frames": [' + ", ".join(frames) + "]}"
+            await connection.socket.send_text(payload)
 
 
 async def _handle_frame(rt: Runtime, connection: Connection, raw: str) -> None:

@@ -135,6 +135,8 @@
 
   let lastChanged = null;
   function handle(frame) {
+    // Frames that queued up on the server while it was sending arrive together.
+    if (frame.type === "batch") return (frame.frames || []).forEach(handle);
     if (frame.type === "viewers") return renderViewers(frame);
     // An offer or a state change for me: the header (state, offers) fetches itself again.
     if (frame.type === "routing") return debounce("agent-bar", () => refresh("#agent-bar"), 30);
