@@ -85,6 +85,7 @@ async def _default_tenant_id(create: bool) -> int:
     from helpline.accounts import service as accounts
     from helpline.accounts.models import Tenant
     from helpline.db import Database
+    from helpline.routing.configuration import ensure_default_queue
 
     db = Database(load_settings().database_url)
     try:
@@ -97,6 +98,8 @@ async def _default_tenant_id(create: bool) -> int:
                     )
                 tenant = await accounts.create_tenant(session=session, slug="default", name="Helpline")
                 tenant_id = tenant.id
+                # Routing works from the first conversation: a "General" queue, the default.
+                await ensure_default_queue(session, tenant.id)
             return int(tenant_id)
     finally:
         await db.dispose()

@@ -31,9 +31,9 @@ def test_admin_creates_a_skill_and_queues_and_sees_a_refused_overflow_loop(
 
     page.locator(".admin-tabs").get_by_role("link", name="Queues").click()
     page.get_by_role("link", name="Add a queue").click()
-    page.get_by_label("Name", exact=True).fill("General")
+    page.get_by_label("Name", exact=True).fill("Support")
     page.get_by_role("button", name="Save queue").click()
-    expect(page.locator("#queues")).to_contain_text("General")
+    expect(page.locator("#queues")).to_contain_text("Support")
 
     page.get_by_role("link", name="Add a queue").click()
     page.get_by_label("Name", exact=True).fill("Billing")
@@ -41,21 +41,21 @@ def test_admin_creates_a_skill_and_queues_and_sees_a_refused_overflow_loop(
     page.get_by_role("button", name="Add a step").click()
     expect(page.get_by_label("Name", exact=True)).to_have_value("Billing")  # nothing typed is lost
     page.locator("input[name='expansion-0-after_seconds']").fill("45")
-    page.get_by_label("Overflow to queue").select_option(label="General")
+    page.get_by_label("Overflow to queue").select_option(label="Support")
     page.get_by_label("Overflow after (seconds)").fill("120")
     page.get_by_role("button", name="Save queue").click()
     billing_row = page.get_by_role("row", name=re.compile(r"^Billing"))
     expect(billing_row).to_contain_text("billing ≥ 3")
-    expect(billing_row).to_contain_text("→ General")
+    expect(billing_row).to_contain_text("→ Support")
 
-    page.locator("#queues").get_by_role("link", name="General").click()
+    page.locator("#queues").get_by_role("link", name="Support").click()
     page.get_by_label("Overflow to queue").select_option(label="Billing")
     page.get_by_label("Overflow after (seconds)").fill("60")
     page.get_by_role("button", name="Save queue").click()
 
     error = page.get_by_role("alert")
     expect(error).to_contain_text("overflow_queue_id")
-    expect(error).to_contain_text("loops back: General → Billing → General")
+    expect(error).to_contain_text("loops back: Support → Billing → Support")
     overflow = page.get_by_label("Overflow to queue")
     expect(overflow).to_have_attribute("aria-invalid", "true")
     expect(overflow).to_have_value(re.compile(r"\d+"))  # the choice that was refused is still there
@@ -63,4 +63,4 @@ def test_admin_creates_a_skill_and_queues_and_sees_a_refused_overflow_loop(
     page.screenshot(path=str(artifacts / "routing-admin-overflow-loop.png"), full_page=True)
 
     page.goto(live_server.url + "/admin/queues")
-    expect(page.get_by_role("row", name=re.compile(r"^General"))).not_to_contain_text("→")
+    expect(page.get_by_role("row", name=re.compile(r"^Support"))).not_to_contain_text("→")
