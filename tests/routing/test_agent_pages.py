@@ -342,6 +342,7 @@ async def test_a_supervisor_sets_an_agents_state_from_the_wallboard(floor: Floor
     token = await log_in(browser, admin)
     board = await browser.get("/wallboard/board")
     assert f'action="/wallboard/agents/{anna.id}/state"' in board.text and "not_ready:Lunch" in board.text
+    assert f'href="/admin/users/{anna.id}/routing"' in board.text  # her skills and capacity, one click away
     changed = await browser.post(
         f"/wallboard/agents/{anna.id}/state", data={"state": "not_ready:Lunch"}, headers=htmx(token)
     )
