@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import nh3
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +32,7 @@ from helpline.conversations.models import (
 from helpline.db import utcnow
 from helpline.errors import Conflict, Invalid, NotFound
 from helpline.events import Event, on_commit
+from helpline.html import html_to_text, sanitise_html
 from helpline.language import detect_language
 from helpline.routing import service as routing
 from helpline.search import SearchDocument, SearchHit, index_for
@@ -44,66 +44,6 @@ MAX_TAGS = 30
 PREVIEW_CHARS = 160
 
 # Tags and attributes a customer's or agent's HTML may keep; everything else is dropped.
-ALLOWED_TAGS = {
-    "a",
-    "abbr",
-    "b",
-    "blockquote",
-    "br",
-    "code",
-    "div",
-    "em",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "hr",
-    "i",
-    "img",
-    "li",
-    "ol",
-    "p",
-    "pre",
-    "s",
-    "small",
-    "span",
-    "strong",
-    "sub",
-    "sup",
-    "table",
-    "tbody",
-    "td",
-    "th",
-    "thead",
-    "tr",
-    "u",
-    "ul",
-}
-ALLOWED_ATTRIBUTES = {
-    "a": {"href", "title"},
-    "img": {"src", "alt", "width", "height"},
-    "td": {"colspan", "rowspan"},
-    "th": {"colspan", "rowspan"},
-}
-
-
-def sanitise_html(html: str) -> str:
-    return nh3.clean(
-        html,
-        tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
-        url_schemes={"http", "https", "mailto", "cid"},
-        link_rel="noopener noreferrer nofollow",
-    )
-
-
-def html_to_text(html: str) -> str:
-    cleaned = nh3.clean(html.replace("<br", "\n<br").replace("</p>", "</p>\n"), tags=set())
-    import html as html_lib
-
-    return html_lib.unescape(cleaned).strip()
-
-
 @dataclass(frozen=True)
 class NewMessage:
     """A message as a channel or the API hands it over."""
@@ -468,7 +408,9 @@ async def create_conversation(
     if direction == Direction.outbound and message is not None:
         conversation.first_response_at = started
     await _reindex(session, conversation, fresh=True)
-    await routing.route_new_conversation(session, conversation)
+    rule_priority = await routing.route_new_conversation(session, conversation)
+    if rule_priority is not None:
+        conversation.priority = rule_priority
     on_commit(session, Event("conversation.created", actor.tenant_id, _summary(conversation)))
     return conversation
 

@@ -91,6 +91,7 @@ class NotLeader(Conflict):
 @dataclass
 class TenantState:
     engine: RoutingEngine
+    clock: Clock  # the engine's clock: rows are stamped with the time the engine sees
     versions: dict[str, int] = field(default_factory=dict)  # item id -> row version last written
     conversation_of: dict[str, int] = field(default_factory=dict)  # item id -> conversation id
     item_of: dict[int, str] = field(default_factory=dict)  # conversation id -> active item id
@@ -253,7 +254,8 @@ class RoutingHost:
                     if future.done():  # its caller gave up (cancelled): nothing to do for it
                         continue
                     try:
-                        outcomes.append((future, await OPERATIONS[op](self, state, session, args), None))
+                        result = await OPERATIONS[op](self, state, session, {**args, "tenant_id": tenant_id})
+                        outcomes.append((future, result, None))
                     except DomainError as exc:  # refused; what ran before the refusal still counts
                         outcomes.append((future, None, exc))
                 published = await self._persist(session, tenant_id, state, state.engine.drain_events())
@@ -298,7 +300,7 @@ class RoutingHost:
                     )
                 )
             ).all()
-        state = TenantState(RoutingEngine(self.clock, settings))
+        state = TenantState(RoutingEngine(self.clock, settings), self.clock)
         for row_id, conversation_id, version in rows:
             state.track(str(row_id), conversation_id, version)
         state.engine.load(snapshot)
@@ -669,7 +671,7 @@ async def _tick(host: RoutingHost, state: TenantState, session: AsyncSession, ar
 @operation("reload")
 async def _reload(host: RoutingHost, state: TenantState, session: AsyncSession, args: dict[str, Any]) -> None:
     # Dropping the engine after this (empty) transaction makes the next call rebuild it from the rows.
-    host._tenants.pop(next(t for t, s in host._tenants.items() if s is state), None)
+    host._tenants.pop(int(args["tenant_id"]), None)
 
 
 @operation("set_state")
@@ -791,7 +793,7 @@ async def _enter(state: TenantState, row: m.WorkItem, conversation: Conversation
 
 
 def engine_now(state: TenantState) -> float:
-    return state.engine._clock.now()
+    return state.clock.now()
 
 
 @operation("reconcile")
@@ -818,10 +820,20 @@ async def _reconcile(host: RoutingHost, state: TenantState, session: AsyncSessio
         return
     assert conversation is not None
     if item_id is None:
-        row = await service.create_work_item(session, conversation)
-        if row is None:
+        created = await service.create_work_item(session, conversation)
+        if created is None:
             return
+        row = created.item
         await session.flush()
+        if created.priority is not None and created.priority != conversation.priority:
+            from helpline.conversations import service as conversations
+
+            await conversations.update_conversation(
+                session=session,
+                actor=Actor.system(conversation.tenant_id),
+                conversation_id=conversation_id,
+                changes={"priority": created.priority.value},
+            )
         state.track(str(row.id), conversation_id, row.version)
         await _enter(state, row, conversation)
         return

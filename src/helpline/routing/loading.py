@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.accounts.models import User
@@ -171,15 +171,15 @@ async def load_snapshot(session: AsyncSession, tenant_id: int, now: float) -> Ro
             .order_by(m.WorkItem.id)
         )
     ).all()
-    last_offered: dict[str, str] = {}
-    result = await session.execute(
-        select(m.OfferRecord.queue_id, m.OfferRecord.agent_id)
-        .where(m.OfferRecord.tenant_id == tenant_id)
-        .order_by(m.OfferRecord.id)
+    latest = (
+        select(func.max(m.OfferRecord.id))
+        .where(m.OfferRecord.tenant_id == tenant_id, m.OfferRecord.queue_id.is_not(None))
+        .group_by(m.OfferRecord.queue_id)
     )
-    for queue_id, agent_id in result.all():  # later rows win: the latest offer per queue
-        if queue_id is not None:
-            last_offered[queue_key(queue_id)] = str(agent_id)
+    result = await session.execute(
+        select(m.OfferRecord.queue_id, m.OfferRecord.agent_id).where(m.OfferRecord.id.in_(latest))
+    )
+    last_offered = {queue_key(queue_id): str(agent_id) for queue_id, agent_id in result.all() if queue_id}
     return RoutingSnapshot(
         taken_at=now,
         skills=tuple(sorted(skill_names)),

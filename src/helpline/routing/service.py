@@ -73,20 +73,26 @@ async def _last_agent(session: AsyncSession, conversation: Conversation) -> int 
     ).first()
 
 
-async def create_work_item(session: AsyncSession, conversation: Conversation) -> m.WorkItem | None:
+@dataclass(frozen=True)
+class NewWorkItem:
+    item: m.WorkItem
+    # The priority the matching rule gives the conversation; the conversations domain applies it.
+    priority: Priority | None
+
+
+async def create_work_item(session: AsyncSession, conversation: Conversation) -> NewWorkItem | None:
     """A queued work item for the conversation, in the queue its rules pick; None if nothing routes."""
     choice = await choose_queue(session, conversation.tenant_id, await _facts(session, conversation))
     if choice is None:
         return None
-    if choice.priority is not None and choice.priority != conversation.priority.value:
-        conversation.priority = Priority(choice.priority)
+    priority = Priority(choice.priority) if choice.priority is not None else None
     now = time.time()
     item = m.WorkItem(
         tenant_id=conversation.tenant_id,
         conversation_id=conversation.id,
         queue_id=choice.queue_id,
         channel=capacity_channel(conversation.channel),
-        priority=PRIORITY_RANK.get(conversation.priority, 1),
+        priority=PRIORITY_RANK.get(priority or conversation.priority, 1),
         status=m.WorkItemStatus.QUEUED,
         arrived_at=now,
         queue_entered_at=now,
@@ -96,19 +102,21 @@ async def create_work_item(session: AsyncSession, conversation: Conversation) ->
         version=0,
     )
     session.add(item)
-    return item
+    return NewWorkItem(item, priority)
 
 
-async def route_new_conversation(session: AsyncSession, conversation: Conversation) -> None:
+async def route_new_conversation(session: AsyncSession, conversation: Conversation) -> Priority | None:
     """Written with the conversation, in its transaction: a crash cannot leave it unrouted.
 
-    The engine host hears ``work_item.created`` after the commit and offers it.
+    The engine host hears ``work_item.created`` after the commit and offers it. Returns the
+    priority the matching rule sets, for the conversations service to apply.
     """
     if conversation.assignee_id is not None:
-        return  # assigned by whoever created it; the reconcile on updates picks up later changes
-    item = await create_work_item(session, conversation)
-    if item is None:
-        return
+        return None  # assigned by whoever created it; the reconcile on updates picks up later changes
+    created = await create_work_item(session, conversation)
+    if created is None:
+        return None
+    item = created.item
     await session.flush()
     on_commit(
         session,
@@ -118,6 +126,7 @@ async def route_new_conversation(session: AsyncSession, conversation: Conversati
             {"work_item_id": item.id, "conversation_id": conversation.id, "queue_id": item.queue_id},
         ),
     )
+    return created.priority
 
 
 # ---------------------------------------------------------------------- agent state and offers

@@ -26,7 +26,7 @@ from urllib.parse import unquote
 
 from mailparser_reply.parser import EmailMessage as _ReplyMessage
 
-from helpline.conversations.service import html_to_text, sanitise_html
+from helpline.html import html_to_text, sanitise_html
 
 MAX_SUBJECT_CHARS = 1000
 MAX_FILENAME_CHARS = 150
