@@ -48,7 +48,7 @@ class Runtime:
         self.settings = settings
         self.bus: EventBus = make_bus(settings.redis_url, settings.database_url)
         self.db = Database(settings.database_url, self.bus)
-        self.sweeper = Sweeper(self.db)
+        self.sweeper = Sweeper(self.db, services=self)
         self.store = AttachmentStore(settings.attachment_dir, settings.attachment_max_bytes)
         self.sessions = SessionCodec(settings.secret_key)
         self.login_limiter = SlidingWindowLimiter(settings.login_attempts_per_minute)

@@ -43,11 +43,25 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
+class PermanentJobError(Exception):
+    """Raised by a handler when retrying cannot help (a relay's 5xx): the job fails at once."""
+
+
 class JobContext:
-    def __init__(self, db: Database, job_id: int, tenant_id: int | None) -> None:
+    def __init__(
+        self, db: Database, job_id: int, tenant_id: int | None, attempts: int, services: Any = None
+    ) -> None:
         self.db = db
         self.job_id = job_id
         self.tenant_id = tenant_id
+        self.attempts = attempts
+        # The app's Runtime (settings, attachment store, ...) when run by the app's sweeper.
+        self.services = services
+
+    @property
+    def final_attempt(self) -> bool:
+        """A failure now is final: the handler should record it where the user will see it."""
+        return self.attempts >= MAX_ATTEMPTS
 
 
 def job_handler(kind: str) -> Callable[[JobHandler], JobHandler]:
@@ -81,8 +95,9 @@ def backoff(attempts: int) -> timedelta:
 class Sweeper:
     """Claims due jobs and runs them; one per app process."""
 
-    def __init__(self, db: Database, interval: float = 0.5, batch: int = 20) -> None:
+    def __init__(self, db: Database, interval: float = 0.5, batch: int = 20, services: Any = None) -> None:
         self.db = db
+        self.services = services
         self.interval = interval
         self.batch = batch
         self._task: asyncio.Task[None] | None = None
@@ -142,7 +157,10 @@ class Sweeper:
             error = "" if handler else f"no handler for job kind {kind!r}"
             if handler is not None:
                 try:
-                    await handler(JobContext(self.db, job_id, tenant_id), payload)
+                    await handler(JobContext(self.db, job_id, tenant_id, attempts, self.services), payload)
+                except PermanentJobError as exc:
+                    log.warning("job %s (%s) failed for good: %s", job_id, kind, exc)
+                    error, attempts = f"{exc}", MAX_ATTEMPTS
                 except Exception as exc:  # the job failed, not the sweeper
                     log.exception("job %s (%s) failed", job_id, kind)
                     error = f"{type(exc).__name__}: {exc}"

@@ -1,6 +1,7 @@
 """Every domain's tables, imported in one place so that migrations see the whole schema."""
 
 from helpline.accounts import models as accounts
+from helpline.channels.email import models as email
 from helpline.contacts import models as contacts
 from helpline.conversations import models as conversations
 from helpline.db import Base
@@ -9,4 +10,4 @@ from helpline.routing import models as routing
 
 metadata = Base.metadata
 
-__all__ = ["Job", "accounts", "contacts", "conversations", "metadata", "routing"]
+__all__ = ["Job", "accounts", "contacts", "conversations", "email", "metadata", "routing"]

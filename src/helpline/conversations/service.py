@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.accounts import service as accounts
 from helpline.accounts.service import Actor
+from helpline.channels import outbound
+from helpline.channels.outbound import Recipients
 from helpline.contacts import service as contacts
 from helpline.contacts.models import Contact, IdentityKind
 from helpline.conversations.models import (
@@ -53,6 +55,8 @@ class NewMessage:
     attachments: Sequence[StoredFile] = ()
     external_id: str | None = None
     created_at: datetime | None = None
+    # Outbound only: extra recipients, for channels that have them (email CC/BCC).
+    recipients: Recipients = field(default_factory=Recipients)
 
 
 @dataclass
@@ -632,6 +636,7 @@ async def add_message(
         # The customer wrote again: the case is open again (a closed one too — nothing is lost).
         await _change_status(session, actor, conversation, Status.open)
     elif direction == Direction.outbound:
+        await outbound.dispatch(session, conversation, stored, message)
         if conversation.first_response_at is None:
             conversation.first_response_at = stored.created_at
         if status_after is not None:
