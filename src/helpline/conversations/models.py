@@ -58,6 +58,8 @@ class Conversation(Base):
         Enum(Priority, native_enum=False, length=16), default=Priority.normal
     )
     channel: Mapped[str] = mapped_column(String(32))
+    # The address the customer wrote to (a mailbox, a phone number, a chat channel); rules route on it.
+    recipient: Mapped[str | None] = mapped_column(String(254), default=None)
     language: Mapped[str | None] = mapped_column(String(8), default=None)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)

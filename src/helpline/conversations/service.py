@@ -356,6 +356,7 @@ async def create_conversation(
     assignee_id: int | None = None,
     tags: list[str] | None = None,
     language: str | None = None,
+    recipient: str | None = None,
 ) -> Conversation:
     contact = await contacts.get_contact(session=session, actor=actor, contact_id=contact_id)
     if contact.merged_into_id is not None:
@@ -382,6 +383,7 @@ async def create_conversation(
         status=Status.new if direction == Direction.inbound else Status.open,
         priority=priority,
         channel=channel,
+        recipient=recipient,
         # Declared (by the channel or the contact) before detected from what the customer wrote.
         language=language or contact.language or detect_language(f"{subject} {text}"),
         contact_id=contact.id,

@@ -47,6 +47,7 @@ async def _facts(session: AsyncSession, conversation: Conversation) -> RoutingFa
     )
     return RoutingFacts(
         channel=conversation.channel,
+        mailbox=conversation.recipient,
         subject=conversation.subject,
         priority=conversation.priority.value,
         language=conversation.language,
