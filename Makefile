@@ -8,7 +8,7 @@ PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/0
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-sqlite test-postgres lint chromium bench clean
+.PHONY: install run test test-sqlite test-postgres lint chromium dovecot bench clean
 
 install: $(STAMP)
 
@@ -28,11 +28,16 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	@chromium --version 2>/dev/null | head -1
 
+# Debian's Dovecot is the real IMAP server the IMAP intake tests start (config in a temp dir, no service).
+dovecot:
+	@command -v dovecot >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dovecot-imapd >/dev/null; }
+	@dovecot --version 2>/dev/null | head -1
+
 lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy src
 
-test: install chromium lint test-sqlite test-postgres
+test: install chromium dovecot lint test-sqlite test-postgres
 
 test-sqlite: install
 	@echo "== Helpline test suite on SQLite =="

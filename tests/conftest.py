@@ -97,8 +97,9 @@ def _reset(url: str) -> None:
 def settings(database_url: str, tmp_path: Path) -> Settings:
     _reset(database_url)
     base = load_settings()
+    # smtp_port=0: the in-process app keeps its SMTP listener off unless a test asks for one.
     return replace(base, database_url=database_url, var_dir=tmp_path, attachment_dir=tmp_path / "attachments",
-                   redis_url=None, secret_key="test-secret-key")
+                   redis_url=None, secret_key="test-secret-key", smtp_port=0)
 
 
 @pytest.fixture
@@ -194,6 +195,7 @@ class Server:
     var_dir: Path
     process: subprocess.Popen[bytes]
     log: Path
+    smtp_port: int = 0  # Helpline's SMTP listener of this server (a free port of its own)
 
     def stop(self) -> None:
         self.process.terminate()
@@ -205,8 +207,9 @@ class Server:
 
 def start_server(database_url: str, var_dir: Path, redis_url: str | None = None, name: str = "server") -> Server:
     port = free_port()
+    smtp_port = free_port()
     env = {**os.environ, "HELPLINE_DATABASE_URL": database_url, "HELPLINE_VAR_DIR": str(var_dir),
-           "HELPLINE_PORT": str(port), "HELPLINE_SECRET_KEY": "e2e-secret"}
+           "HELPLINE_PORT": str(port), "HELPLINE_SECRET_KEY": "e2e-secret", "HELPLINE_SMTP_PORT": str(smtp_port)}
     env.pop("HELPLINE_REDIS_URL", None)
     if redis_url:
         env["HELPLINE_REDIS_URL"] = redis_url
@@ -221,7 +224,7 @@ def start_server(database_url: str, var_dir: Path, redis_url: str | None = None,
             raise RuntimeError(f"helpline serve exited: {log.read_text()[-2000:]}")
         try:
             if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return Server(url, port, database_url, var_dir, process, log)
+                return Server(url, port, database_url, var_dir, process, log, smtp_port)
         except httpx.HTTPError:
             time.sleep(0.2)
     process.kill()

@@ -23,6 +23,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from helpline import __version__
 from helpline.accounts import service as accounts
 from helpline.accounts.service import Actor, SlidingWindowLimiter
+from helpline.channels.email.imap import ImapIntake
+from helpline.channels.email.listener import SmtpListener
 from helpline.config import Settings, load_settings
 from helpline.db import Database
 from helpline.errors import Conflict, DomainError, Invalid
@@ -58,6 +60,12 @@ class Runtime:
         self.routing = RoutingHost(self.db, self.bus, clock=routing_clock, database_url=settings.database_url)
         self._token_cache: dict[str, tuple[float, Actor]] = {}
         self._checkpointer: asyncio.Task[None] | None = None
+        # Helpline's own SMTP listener (HELPLINE_SMTP_PORT; 0 = off), on this process's event loop.
+        self.smtp = SmtpListener(self)
+        # IMAP pollers, one per mailbox with IMAP on; HELPLINE_IMAP_POLL_SECONDS=0 turns them off.
+        self.imap: ImapIntake | None = (
+            ImapIntake(self, poll_seconds=settings.imap_poll_seconds) if settings.imap_poll_seconds > 0 else None
+        )
 
     async def start(self) -> None:
         await self.db.refresh_statistics()
@@ -67,6 +75,9 @@ class Runtime:
         self.sweeper.start()
         self.hub.start()
         await self.routing.start()
+        if self.imap is not None:
+            await self.imap.start()
+        await self.smtp.start()
 
     async def _checkpoint_wal(self) -> None:
         while True:
@@ -77,6 +88,9 @@ class Runtime:
                 log.warning("WAL checkpoint failed", exc_info=True)
 
     async def stop(self) -> None:
+        await self.smtp.stop()
+        if self.imap is not None:
+            await self.imap.stop()
         if self._checkpointer is not None:
             self._checkpointer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -334,4 +348,20 @@ def create_app(settings: Settings | None = None, *, routing_clock: Clock | None 
     pages = (account_pages, contact_pages, conversation_pages, routing_pages, routing_agent_pages, webform_pages)
     for module in (*pages, hub_routes):
         app.include_router(module.router)
+    # Outbound email: registers the "email"/"webform" reply adapter and the email.send job handler.
+    from helpline.channels.email import compose_routes as email_compose
+
+    app.include_router(email_compose.router)
+    app.include_router(email_compose.pages)
+    # Support mailboxes: /api/v1/mailboxes and the /admin/mailboxes pages.
+    from helpline.channels.email import pages as mailbox_pages
+    from helpline.channels.email import routes as mailbox_routes
+
+    app.include_router(mailbox_routes.router)
+    app.include_router(mailbox_pages.router)
+    # Suspended email (spam, loops, floods): /email/suspended and /api/v1/email/suspended.
+    from helpline.channels.email import suspended_pages
+
+    app.include_router(suspended_pages.router)
+    app.include_router(suspended_pages.pages)
     return app

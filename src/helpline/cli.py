@@ -33,6 +33,8 @@ def serve(
 
     settings = load_settings()
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    smtp = f"smtp://{settings.smtp_host}:{settings.smtp_port}" if settings.smtp_port else "off"
+    typer.echo(f"Helpline on http://{host or settings.host}:{port or settings.port} · SMTP listener: {smtp}")
     uvicorn.run(
         "helpline.app:create_app",
         factory=True,

@@ -54,6 +54,13 @@ class Settings:
     form_posts_per_minute: int
     secure_cookies: bool
     extra: dict[str, str] = field(default_factory=dict)
+    # Helpline's own SMTP listener (inbound mail for the configured mailboxes); port 0 = off.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 2525
+    # Largest inbound email (whole message, attachments included); bigger mail gets SMTP 552.
+    email_max_bytes: int = 30 * 1024 * 1024
+    # IMAP intake: seconds between polls of each mailbox (IDLE brings new mail sooner); 0 = no pollers.
+    imap_poll_seconds: int = 60
 
     @property
     def is_sqlite(self) -> bool:
@@ -77,4 +84,8 @@ def load_settings() -> Settings:
         login_attempts_per_minute=_int("HELPLINE_LOGIN_ATTEMPTS_PER_MINUTE", 10),
         form_posts_per_minute=_int("HELPLINE_FORM_POSTS_PER_MINUTE", 10),
         secure_cookies=os.environ.get("HELPLINE_SECURE_COOKIES", "") in ("1", "true", "yes"),
+        smtp_host=os.environ.get("HELPLINE_SMTP_HOST") or "127.0.0.1",
+        smtp_port=_int("HELPLINE_SMTP_PORT", 2525),
+        email_max_bytes=_int("HELPLINE_EMAIL_MAX_BYTES", 30 * 1024 * 1024),
+        imap_poll_seconds=_int("HELPLINE_IMAP_POLL_SECONDS", 60),
     )

@@ -2597,6 +2597,7 @@ async def load_demo(db: Database, *, progress: bool = True) -> DemoSummary:
         existing = await session.scalar(select(Tenant.id).where(Tenant.slug == DEMO_SLUG))
     if existing is not None:
         await _create_routing(db, existing)  # a demo loaded before routing existed gets it now
+        await _create_mailbox(db, existing)  # and a demo loaded before mailboxes existed, its mailbox
         return await _summary(db, existing, created=False)
 
     rng = random.Random(SEED)
@@ -2628,6 +2629,7 @@ async def load_demo(db: Database, *, progress: bool = True) -> DemoSummary:
             bar.advance(conversations_task, len(plan_batch))
     # After the history: the past conversations stay unrouted, new ones go through the rules.
     await _create_routing(db, ids.tenant_id)
+    await _create_mailbox(db, ids.tenant_id)
     return await _summary(db, ids.tenant_id, created=True)
 
 
@@ -2702,6 +2704,26 @@ async def _create_routing(db: Database, tenant_id: int) -> None:
                 skills=AGENT_SKILLS.get(person.key, {}),
                 capacity={"voice": 1, "chat": 3 if person.role == Role.agent else 2, "email": 8},
             )
+
+
+# --- email ---------------------------------------------------------------------------------------
+
+DEMO_MAILBOX = f"support@{DEMO_DOMAIN}"
+
+
+async def _create_mailbox(db: Database, tenant_id: int) -> None:
+    """The support mailbox, fed by Helpline's own SMTP listener (no IMAP); once (skipped when it exists)."""
+    from helpline.channels.email import service as mailboxes
+    from helpline.channels.email.models import Mailbox
+
+    async with db.transaction() as session:
+        if await session.scalar(select(Mailbox.id).where(Mailbox.address == DEMO_MAILBOX)) is not None:
+            return
+        # No team: which team answers is for the routing rules to decide.
+        await mailboxes.create_mailbox(session=session, actor=Actor.system(tenant_id), secret_key="", values={
+            "address": DEMO_MAILBOX, "display_name": DEMO_TENANT_NAME,
+            "signature": f"{DEMO_TENANT_NAME}\nhttps://{DEMO_DOMAIN}", "auto_acknowledge": True,
+        })
 
 
 @contextmanager

@@ -6,21 +6,25 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.accounts import service as accounts
+from helpline.app import CSP
+from helpline.channels.email import display as email_display
+from helpline.channels.outbound import Recipients
 from helpline.contacts import service as contacts
 from helpline.contacts.models import FieldEntity
 from helpline.conversations import service
 from helpline.conversations.models import Conversation, Direction, Priority, Status
-from helpline.conversations.routes import attachment_response, store_uploads
+from helpline.conversations.routes import attachment_response, store_uploads, typed_recipients
 from helpline.errors import DomainError, Invalid
 from helpline.web.deps import Ctx, page_context
 from helpline.web.pages import error_text, render
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
+EMAIL_PAGE_CSP = CSP.replace("img-src 'self' data:", email_display.EMAIL_IMG_SRC)
 
 
 def _filter_from(request: Request, ctx: Ctx) -> service.ConversationFilter:
@@ -143,10 +147,12 @@ async def inbox_nav(request: Request, current: str = "", ctx: Ctx = Depends(page
 
 
 async def _conversation_context(
-    session: AsyncSession, ctx: Ctx, conversation: Conversation
+    session: AsyncSession, ctx: Ctx, conversation: Conversation, *, images_for: tuple[int, ...] = ()
 ) -> dict[str, Any]:
     messages = await service.messages_of(session=session, actor=ctx.actor, conversation_id=conversation.id)
     attachments = await service.attachments_of(session, [m.id for m in messages])
+    # The email side of every email message in one query; remote images blocked unless asked for.
+    emails = await email_display.email_views(session, messages, images_for=images_for)
     events = await service.timeline_of(session=session, actor=ctx.actor, conversation_id=conversation.id)
     users = {
         u.id: u for u in await accounts.list_users(session=session, actor=ctx.actor, include_inactive=True)
@@ -178,6 +184,7 @@ async def _conversation_context(
         "conversation": conversation,
         "thread": items,
         "attachments": attachments,
+        "emails": emails,
         "users": users,
         "teams": teams,
         "contact": contact,
@@ -208,7 +215,11 @@ async def conversation_page(
         return RedirectResponse(f"/conversations/{conversation.merged_into_id}", status_code=303)
     back = request.headers.get("referer", "")
     back = back if "/inbox" in back and back.startswith(str(request.base_url)) else "/inbox"
-    return render(request, "conversations/conversation.html", ctx=ctx, back=back, **context)
+    response = render(request, "conversations/conversation.html", ctx=ctx, back=back, **context)
+    # Remote images in emails are blocked by rewriting them (display.py); "Show remote images" needs the
+    # browser to allow them on this page.
+    response.headers["content-security-policy"] = EMAIL_PAGE_CSP
+    return response
 
 
 @router.get("/conversations/{conversation_id}/thread")
@@ -241,18 +252,21 @@ async def reply(
     body: str = Form("", max_length=100_000),
     status: str = Form(""),
     kind: str = Form("reply"),
+    cc: str = Form("", max_length=20_000),
+    bcc: str = Form("", max_length=20_000),
     files: list[UploadFile] = File(default_factory=list),
     ctx: Ctx = Depends(page_context),
 ) -> Response:
     stored = await store_uploads(ctx, files)
     direction = Direction.note if kind == "note" else Direction.outbound
+    recipients = typed_recipients(cc, bcc) if direction == Direction.outbound else Recipients()
     async with ctx.transaction() as session:
         await service.add_message(
             session=session,
             actor=ctx.actor,
             conversation_id=conversation_id,
             direction=direction,
-            message=service.NewMessage(body_text=body.strip(), attachments=stored),
+            message=service.NewMessage(body_text=body.strip(), attachments=stored, recipients=recipients),
             status_after=Status(status) if status in Status.__members__ else None,
         )
     return await thread_fragment(conversation_id, request, ctx)
@@ -323,6 +337,41 @@ async def link(
             session=session, actor=ctx.actor, conversation_id=conversation_id, follows_up_id=other
         )
     return await side_fragment(conversation_id, request, ctx)
+
+
+@router.get("/conversations/{conversation_id}/messages/{message_id}")
+async def message_fragment(
+    conversation_id: int, message_id: int, request: Request, images: bool = False, ctx: Ctx = Depends(page_context)
+) -> Response:
+    """One message of the thread; ``?images=1`` shows an email's remote images (for this view only)."""
+    async with ctx.read() as session:
+        message = await email_display.message_of(
+            session=session, actor=ctx.actor, conversation_id=conversation_id, message_id=message_id
+        )
+        conversation = await service.get_conversation(session=session, actor=ctx.actor, conversation_id=conversation_id)
+        context = await _conversation_context(
+            session, ctx, conversation, images_for=(message.id,) if images else ()
+        )
+    return render(request, "conversations/message.html", ctx=ctx, item=message, **context)
+
+
+@router.get("/conversations/{conversation_id}/messages/{message_id}/original.eml")
+async def original_email(conversation_id: int, message_id: int, ctx: Ctx = Depends(page_context)) -> Response:
+    """The email exactly as received (or sent): always a download, never shown by the browser."""
+    async with ctx.read() as session:
+        row = await email_display.raw_email(
+            session=session, actor=ctx.actor, conversation_id=conversation_id, message_id=message_id
+        )
+    path = ctx.runtime.store.path(row.raw_key)
+    if not path.exists():
+        raise Invalid("the original email is missing from storage", field="message_id")
+    return FileResponse(
+        path,
+        media_type="message/rfc822",
+        filename=f"email-{message_id}.eml",
+        content_disposition_type="attachment",
+        headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"},
+    )
 
 
 @router.get("/attachments/{attachment_id}")

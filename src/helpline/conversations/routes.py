@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile, status
 from fastapi.responses import FileResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from helpline.channels.outbound import Recipients
 from helpline.conversations import service
 from helpline.conversations.models import Conversation, Direction, Message, Priority, Status
 from helpline.conversations.schemas import (
@@ -189,7 +192,10 @@ async def add_message(
             conversation_id=conversation_id,
             direction=body.direction,
             message=service.NewMessage(
-                body_text=body.body, body_html=body.html or "", external_id=body.external_id
+                body_text=body.body,
+                body_html=body.html or "",
+                external_id=body.external_id,
+                recipients=Recipients(cc=tuple(body.cc), bcc=tuple(body.bcc)),
             ),
             status_after=body.status,
         )
@@ -205,6 +211,8 @@ async def add_message_with_files(
     conversation_id: int,
     body: str = Form("", max_length=100_000),
     direction: Direction = Form(Direction.outbound),
+    cc: str = Form("", max_length=20_000, description="Email replies: addresses separated by commas"),
+    bcc: str = Form("", max_length=20_000, description="Email replies: addresses separated by commas"),
     files: list[UploadFile] = File(default_factory=list),
     ctx: Ctx = Depends(api_context),
 ) -> MessageRead:
@@ -215,9 +223,20 @@ async def add_message_with_files(
             actor=ctx.actor,
             conversation_id=conversation_id,
             direction=direction,
-            message=service.NewMessage(body_text=body, attachments=stored),
+            message=service.NewMessage(
+                body_text=body, attachments=stored, recipients=typed_recipients(cc, bcc)
+            ),
         )
         return (await message_reads(session, [message]))[0]
+
+
+def typed_recipients(cc: str, bcc: str) -> Recipients:
+    """CC and BCC as typed into one form field each, separated by commas or semicolons."""
+
+    def split(text: str) -> tuple[str, ...]:
+        return tuple(part for part in re.split(r"[,;]", text or "") if part.strip())
+
+    return Recipients(cc=split(cc), bcc=split(bcc))
 
 
 async def store_uploads(ctx: Ctx, files: list[UploadFile]) -> list[StoredFile]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
@@ -72,6 +72,12 @@ class ConversationUpdate(BaseModel):
 class MessageCreate(MessageIn):
     direction: Direction = Direction.outbound
     status: Status | None = Field(default=None, description="Set the conversation's status with this message")
+    cc: list[Annotated[str, Field(max_length=320)]] = Field(
+        default_factory=list, max_length=50, description="Email replies: copy to these addresses"
+    )
+    bcc: list[Annotated[str, Field(max_length=320)]] = Field(
+        default_factory=list, max_length=50, description="Email replies: blind copy (envelope only)"
+    )
 
 
 class NoteCreate(BaseModel):
@@ -103,6 +109,8 @@ class MessageRead(BaseModel):
     body_html: str
     external_id: str | None
     created_at: datetime
+    # Outbound email: queued | sent | failed (the reason: GET .../emails).
+    delivery_status: str | None = None
     attachments: list[AttachmentRead] = Field(default_factory=list)
 
 

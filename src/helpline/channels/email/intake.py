@@ -1,0 +1,680 @@
+"""Email intake: raw RFC 5322 bytes → a conversation message (or a suspended mail, or a bounce note).
+
+The one door every inbound email goes through, whether it came over our SMTP listener or from
+an IMAP poller. In order:
+
+1. the raw ``.eml`` is stored first (content-addressed), so whatever happens next nothing is lost;
+2. ``parse_message`` (never raises) reads what it can;
+3. in one transaction: duplicate? (same Message-ID in this tenant) → nothing new; our own
+   mailbox, spam, a bounce, a flooding sender, an auto-reply to our auto-reply → held back or
+   attached as a note; else threaded into its conversation or a new one, with its
+   ``email_messages`` row and attachments;
+4. commit, and only then answer (the listener's 250, the poller's flag).
+
+Idempotent: a redelivered message (same Message-ID, or the same bytes when it has none) is a
+``duplicate`` and writes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+import weakref
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Protocol
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from helpline.accounts.service import Actor
+from helpline.channels.email import sending
+from helpline.channels.email import service as mailboxes
+from helpline.channels.email.models import EmailMessage, Mailbox, SendStatus, SuspendedEmail, SuspendReason
+from helpline.channels.email.parsing import ParsedAttachment, ParsedEmail, parse_message
+from helpline.config import Settings
+from helpline.contacts import service as contacts
+from helpline.contacts.models import IdentityKind
+from helpline.conversations import service as conversations
+from helpline.conversations.models import Conversation, Direction, Message
+from helpline.db import Database, utcnow
+from helpline.errors import Conflict, DomainError, TooLarge
+from helpline.storage import AttachmentStore, StoredFile
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "email"
+# Parsing and hashing a big message takes milliseconds; off the event loop, other mail keeps flowing.
+THREAD_ABOVE_BYTES = 256 * 1024
+# A sender we cannot read at all still gets a conversation (never lose a mail); example.com never delivers.
+UNKNOWN_SENDER = "unknown-sender@example.com"
+EMPTY_BODY = "(no text)"
+RATE_WINDOW = timedelta(hours=1)
+MAX_EXTERNAL_ID = 300  # messages.external_id
+MAX_RFC_ID = 500  # email_messages.rfc_message_id
+_TOKEN = re.compile(r"\[#(\d{1,9})\]")
+# sending.new_message_id: <{24 hex}.{conversation number}@{mailbox domain}>
+_OUR_ID = re.compile(r"^<[0-9a-f]{24}\.(\d{1,9})@([^<>@\s]+)>$", re.IGNORECASE)
+_CID_SRC = re.compile(r"""(["'])cid:([^"'\s<>)]+)\1""", re.IGNORECASE)
+_DIAGNOSTIC = re.compile(r"^(?:Diagnostic-Code|Status|Action):\s*(.+)$", re.IGNORECASE | re.MULTILINE)
+
+
+class IntakeServices(Protocol):
+    """What intake needs from the app (the ``Runtime`` has all three)."""
+
+    db: Database
+    store: AttachmentStore
+    settings: Settings
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    outcome: str  # created | threaded | duplicate | suspended | bounce | ignored
+    conversation_id: int | None = None
+    message_id: int | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A received mail after the file work: the raw stored, parsed, attachments stored."""
+
+    raw: StoredFile
+    parsed: ParsedEmail
+    rfc_message_id: str
+    attachments: tuple[tuple[ParsedAttachment, StoredFile], ...]
+    defects: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where a mail goes: a mailbox (which gives the tenant) and the checks to skip."""
+
+    mailbox_id: int | None
+    tenant_id: int
+    source: str
+    envelope_from: str = ""
+    skip: frozenset[SuspendReason] = frozenset()
+    releasing_id: int | None = None  # an agent's "not spam": this suspended row, not a new one
+    mailbox: Mailbox | None = None  # loaded in the intake's transaction
+
+
+class _StaleTenant(Exception):
+    """The remembered tenant of a mailbox id is no longer right (the id was reused)."""
+
+
+# Mailbox id → tenant id, per database: every mail needs the tenant before its transaction (the
+# raw file is stored under it), and a mailbox never moves between tenants.
+_TENANTS: weakref.WeakKeyDictionary[Database, dict[int, int]] = weakref.WeakKeyDictionary()
+
+
+# --- the entry point -----------------------------------------------------------------------
+
+
+async def ingest(
+    services: IntakeServices, raw: bytes, *, mailbox_id: int, envelope_from: str = "", source: str = "smtp"
+) -> IntakeResult:
+    """Take one received mail for one mailbox; returns after the commit (or writes nothing)."""
+    for _attempt in range(2):
+        tenant_id = await _tenant_of(services.db, mailbox_id)
+        if tenant_id is None:
+            log.warning("email for unknown mailbox %s ignored (%s, %d bytes)", mailbox_id, source, len(raw))
+            return IntakeResult("ignored", reason="no such mailbox")
+        prepared = await prepare(services, raw, tenant_id=tenant_id)
+        delivery = Delivery(mailbox_id=mailbox_id, tenant_id=tenant_id, source=source, envelope_from=envelope_from)
+        try:
+            return await deliver(services, prepared, delivery)
+        except _StaleTenant:
+            _TENANTS.get(services.db, {}).pop(mailbox_id, None)
+    raise RuntimeError(f"mailbox {mailbox_id} keeps changing tenant")
+
+
+async def _tenant_of(db: Database, mailbox_id: int) -> int | None:
+    known = _TENANTS.setdefault(db, {})
+    if mailbox_id not in known:
+        async with db.read() as session:
+            tenant_id = await session.scalar(select(Mailbox.tenant_id).where(Mailbox.id == mailbox_id))
+        if tenant_id is None:
+            return None
+        if len(known) > 10_000:
+            known.clear()
+        known[mailbox_id] = tenant_id
+    return known[mailbox_id]
+
+
+async def prepare(services: IntakeServices, raw: bytes, *, tenant_id: int) -> Prepared:
+    """Store the raw mail, parse it, store its attachments (in a thread when it is big)."""
+    if len(raw) > THREAD_ABOVE_BYTES:
+        return await asyncio.to_thread(_prepare, services, raw, tenant_id)
+    return _prepare(services, raw, tenant_id)
+
+
+def _prepare(services: IntakeServices, raw: bytes, tenant_id: int) -> Prepared:
+    store = services.store
+    # The raw mail may be bigger than one attachment may be: its own limit is the listener's.
+    raw_store = AttachmentStore(store.root, max(store.max_bytes, services.settings.email_max_bytes))
+    raw_file = raw_store.put(tenant_id=tenant_id, data=raw, filename="message.eml", content_type="message/rfc822")
+    parsed = parse_message(raw)
+    defects = list(parsed.defects)
+    kept: list[tuple[ParsedAttachment, StoredFile]] = []
+    for attachment in parsed.attachments:
+        stored = _store_attachment(store, tenant_id, attachment, defects)
+        if stored is not None:
+            kept.append((attachment, stored))
+    return Prepared(
+        raw=raw_file,
+        parsed=parsed,
+        rfc_message_id=_rfc_id(parsed.message_id, raw_file.sha256),
+        attachments=tuple(kept),
+        defects=tuple(defects),
+    )
+
+
+def _store_attachment(
+    store: AttachmentStore, tenant_id: int, attachment: ParsedAttachment, defects: list[str]
+) -> StoredFile | None:
+    """One attachment into the store; one too big is dropped with a defect (the mail is kept)."""
+    try:
+        return store.put(
+            tenant_id=tenant_id,
+            data=attachment.data,
+            filename=attachment.filename,
+            content_type=attachment.content_type,
+        )
+    except TooLarge:
+        defects.append(
+            f"attachment {attachment.filename!r} ({len(attachment.data)} bytes) dropped: larger than the "
+            f"{store.max_bytes // (1024 * 1024)} MB limit; it is still in the raw message"
+        )
+        return None
+    except DomainError:  # a content type the store refuses: keep the bytes as what they are, unknown
+        return store.put(
+            tenant_id=tenant_id,
+            data=attachment.data,
+            filename=attachment.filename,
+            content_type="application/octet-stream",
+        )
+
+
+def _rfc_id(message_id: str | None, raw_sha256: str) -> str:
+    """The Message-ID, or one made from the bytes (a resend of the same bytes is then a duplicate)."""
+    if message_id and len(message_id) <= MAX_RFC_ID:
+        return message_id
+    if message_id:
+        return f"<{hashlib.sha256(message_id.encode()).hexdigest()}@helpline.invalid>"
+    return f"<{raw_sha256}@helpline.invalid>"
+
+
+def _external_id(rfc_message_id: str) -> str:
+    if len(rfc_message_id) <= MAX_EXTERNAL_ID:
+        return rfc_message_id
+    return f"<{hashlib.sha256(rfc_message_id.encode()).hexdigest()}@helpline.invalid>"
+
+
+async def deliver(services: IntakeServices, prepared: Prepared, delivery: Delivery) -> IntakeResult:
+    """Decide and write, in one transaction; a concurrent redelivery loses the race as a duplicate."""
+    try:
+        async with services.db.transaction() as session:
+            result = await _decide(session, prepared, delivery)
+    except (IntegrityError, Conflict):
+        # PostgreSQL: the same mail committed by another connection meanwhile (unique keys, or
+        # the conversation core's own "received already" check).
+        async with services.db.read() as session:
+            if await _is_duplicate(session, delivery.tenant_id, prepared.rfc_message_id, delivery.releasing_id):
+                return IntakeResult("duplicate", reason="received already")
+        raise
+    _log_result(prepared, delivery, result)
+    return result
+
+
+def _log_result(prepared: Prepared, delivery: Delivery, result: IntakeResult) -> None:
+    if result.outcome in ("suspended", "ignored"):
+        log.info(
+            "email %s from %s %s (%s): %s",
+            prepared.rfc_message_id,
+            _sender(prepared.parsed, delivery) or "?",
+            result.outcome,
+            delivery.source,
+            result.reason,
+        )
+
+
+# --- deciding --------------------------------------------------------------------------------
+
+
+async def _decide(session: AsyncSession, prepared: Prepared, delivery: Delivery) -> IntakeResult:
+    parsed, tenant_id = prepared.parsed, delivery.tenant_id
+    if delivery.mailbox_id is not None:
+        mailbox = await session.get(Mailbox, delivery.mailbox_id)
+        if mailbox is not None and mailbox.tenant_id != tenant_id:
+            if delivery.releasing_id is None:
+                raise _StaleTenant()
+            mailbox = None  # a released mail's mailbox is gone and its id now someone else's
+        if delivery.releasing_id is None and (mailbox is None or not mailbox.is_active):
+            return IntakeResult("ignored", reason="no such mailbox")
+        delivery = replace(delivery, mailbox=mailbox)
+    if await _is_duplicate(session, tenant_id, prepared.rfc_message_id, delivery.releasing_id):
+        return IntakeResult("duplicate", reason="received already")
+    sender = _sender(parsed, delivery)
+    own = frozenset(await mailboxes.own_addresses(session, tenant_id))
+    if sender and SuspendReason.own_mailbox not in delivery.skip and sender in own:
+        return await _suspend(session, prepared, delivery, SuspendReason.own_mailbox)
+    if parsed.is_spam and SuspendReason.spam not in delivery.skip:
+        return await _suspend(session, prepared, delivery, SuspendReason.spam)
+    if parsed.is_bounce:
+        return await _bounce(session, prepared, delivery)
+    if sender and await _over_rate_limit(session, delivery, sender):
+        return await _suspend(session, prepared, delivery, SuspendReason.rate_limited)
+    if (
+        parsed.is_auto_submitted
+        and SuspendReason.auto_reply_loop not in delivery.skip
+        and await _answers_our_auto_reply(session, tenant_id, parsed, own)
+    ):
+        return await _suspend(session, prepared, delivery, SuspendReason.auto_reply_loop)
+    return await _store(session, prepared, delivery, sender, own)
+
+
+async def _is_duplicate(
+    session: AsyncSession, tenant_id: int, rfc_message_id: str, releasing_id: int | None
+) -> bool:
+    """Stored as a message, or held back, already (one round trip: every mail asks)."""
+    stored = select(EmailMessage.id).where(
+        EmailMessage.tenant_id == tenant_id, EmailMessage.rfc_message_id == rfc_message_id
+    )
+    held = select(SuspendedEmail.id).where(
+        SuspendedEmail.tenant_id == tenant_id, SuspendedEmail.rfc_message_id == rfc_message_id
+    )
+    if releasing_id is not None:
+        held = held.where(SuspendedEmail.id != releasing_id)
+    found = (await session.execute(select(exists(stored), exists(held)))).one()
+    return bool(found[0] or found[1])
+
+
+def _sender(parsed: ParsedEmail, delivery: Delivery) -> str:
+    """The sender's address, lower-cased: From (or Sender), else the envelope's MAIL FROM."""
+    for candidate in (parsed.from_.address if parsed.from_ else "", delivery.envelope_from):
+        try:
+            if candidate and candidate.strip("<>"):
+                return contacts.normalise_identity(IdentityKind.email, candidate.strip("<>"))
+        except DomainError:
+            continue
+    return ""
+
+
+async def _over_rate_limit(session: AsyncSession, delivery: Delivery, sender: str) -> bool:
+    if SuspendReason.rate_limited in delivery.skip or delivery.mailbox is None:
+        return False
+    limit = delivery.mailbox.sender_rate_limit_per_hour
+    if limit <= 0:
+        return False
+    # Needs an index on (tenant_id, from_address, created_at) to stay cheap as mail piles up.
+    count = await session.scalar(
+        select(func.count(EmailMessage.id)).where(
+            EmailMessage.tenant_id == delivery.tenant_id,
+            EmailMessage.from_address == sender,
+            EmailMessage.direction == "inbound",
+            EmailMessage.created_at >= utcnow() - RATE_WINDOW,
+        )
+    )
+    return int(count or 0) >= limit
+
+
+async def _answers_our_auto_reply(
+    session: AsyncSession, tenant_id: int, parsed: ParsedEmail, own: frozenset[str]
+) -> bool:
+    """An automatic mail answering one of our automatic mails (an out-of-office to our acknowledgement).
+
+    Acknowledgements are not conversation messages, so they have no ``email_messages`` row: an id
+    in our format (``<random.number@our domain>``) that no stored email has is one of them.
+    """
+    ours = [i for i, _number in _our_ids(_thread_ids(parsed), own)]
+    if not ours:
+        return False
+    rows = await session.execute(
+        select(EmailMessage.rfc_message_id, EmailMessage.direction, EmailMessage.is_auto_submitted).where(
+            EmailMessage.tenant_id == tenant_id, EmailMessage.rfc_message_id.in_(ours)
+        )
+    )
+    stored = {rfc: (direction, automatic) for rfc, direction, automatic in rows.all()}
+    return any(
+        i not in stored or (stored[i][0] == "outbound" and stored[i][1]) for i in ours
+    )
+
+
+def _our_ids(ids: Iterable[str], own: frozenset[str]) -> list[tuple[str, int]]:
+    """The ids among these that Helpline made (sending.new_message_id), with their conversation number."""
+    domains = {address.rsplit("@", 1)[-1] for address in own}
+    out = []
+    for value in ids:
+        found = _OUR_ID.match(value)
+        if found and found.group(2).lower() in domains:
+            out.append((value, int(found.group(1))))
+    return out
+
+
+async def _suspend(
+    session: AsyncSession, prepared: Prepared, delivery: Delivery, reason: SuspendReason
+) -> IntakeResult:
+    """Hold the mail back, whole, for an agent to release or delete."""
+    parsed = prepared.parsed
+    row = await session.get(SuspendedEmail, delivery.releasing_id) if delivery.releasing_id else None
+    if row is None:
+        row = SuspendedEmail(
+            tenant_id=delivery.tenant_id,
+            mailbox_id=delivery.mailbox.id if delivery.mailbox else None,
+            reason=reason,
+            rfc_message_id=prepared.rfc_message_id,
+            from_address=_sender(parsed, delivery)[:254],
+            from_name=(parsed.from_.name if parsed.from_ else "")[:200],
+            subject=parsed.subject[:1000],
+            preview=" ".join(parsed.text.split())[:300],
+            raw_key=prepared.raw.key,
+            raw_size=prepared.raw.size,
+        )
+        session.add(row)
+    else:
+        row.reason = reason  # released, but another check holds it: it stays, with the new reason
+    await session.flush()
+    return IntakeResult("suspended", reason=reason.value)
+
+
+# --- bounces ---------------------------------------------------------------------------------
+
+
+async def _bounce(session: AsyncSession, prepared: Prepared, delivery: Delivery) -> IntakeResult:
+    """A delivery report: the outbound mail it reports on failed; the report goes on its conversation."""
+    parsed = prepared.parsed
+    outbound = None
+    if parsed.bounced_message_id:
+        outbound = await session.scalar(
+            select(EmailMessage).where(
+                EmailMessage.tenant_id == delivery.tenant_id,
+                EmailMessage.rfc_message_id == parsed.bounced_message_id,
+                EmailMessage.direction == "outbound",
+            )
+        )
+    if outbound is None:
+        # Nothing of ours bounced (or it cannot be told which): the raw mail stays stored, no note.
+        log.info("bounce %s for an unknown message %s: ignored, raw kept at %s",
+                 prepared.rfc_message_id, parsed.bounced_message_id, prepared.raw.key)
+        return IntakeResult("ignored", reason=f"bounce for an unknown message; raw kept as {prepared.raw.key}")
+    reason = _bounce_reason(prepared)
+    outbound.send_status = SendStatus.failed
+    outbound.send_error = reason
+    bounced = await session.get(Message, outbound.message_id)
+    if bounced is not None:
+        # The thread shows the reply as not delivered.
+        bounced.delivery_status = "failed"
+    conversation = await _follow_merges(session, delivery.tenant_id, outbound.conversation_id)
+    note = await conversations.add_message(
+        session=session,
+        actor=Actor.system(delivery.tenant_id),
+        conversation_id=conversation.id,
+        direction=Direction.note,
+        message=conversations.NewMessage(
+            body_text=_bounce_note(parsed, reason),
+            attachments=[stored for _part, stored in prepared.attachments],
+            external_id=_external_id(prepared.rfc_message_id),
+        ),
+    )
+    session.add(_email_row(prepared, delivery, note, conversation.id, _sender(parsed, delivery)))
+    await _mark_released(session, delivery, conversation.id)
+    return IntakeResult("bounce", conversation_id=conversation.id, message_id=note.id, reason=reason)
+
+
+def _bounce_reason(prepared: Prepared) -> str:
+    for part, _stored in prepared.attachments:
+        if part.content_type == "message/delivery-status":
+            found = dict(
+                (m.group(0).split(":", 1)[0].lower(), m.group(1).strip())
+                for m in _DIAGNOSTIC.finditer(part.data.decode("utf-8", "replace"))
+            )
+            for key in ("diagnostic-code", "status", "action"):
+                if found.get(key):
+                    return found[key][:500]
+    first = next((line.strip() for line in prepared.parsed.text.splitlines() if line.strip()), "")
+    return first[:500] or "bounced"
+
+
+def _bounce_note(parsed: ParsedEmail, reason: str) -> str:
+    text = parsed.text.strip()[: conversations.MAX_BODY_CHARS - 1000]
+    return f"Delivery failed: {reason}\n\n{text}" if text else f"Delivery failed: {reason}"
+
+
+# --- threading -------------------------------------------------------------------------------
+
+
+def _thread_ids(parsed: ParsedEmail) -> list[str]:
+    """In-Reply-To first, then References from the newest; at most 50 (a header can be long)."""
+    ids = [parsed.in_reply_to] if parsed.in_reply_to else []
+    ids += [r for r in reversed(parsed.references) if r not in ids]
+    return ids[:50]
+
+
+async def _follow_merges(session: AsyncSession, tenant_id: int, conversation_id: int) -> Conversation:
+    actor = Actor.system(tenant_id)
+    conversation = await conversations.get_conversation(session=session, actor=actor, conversation_id=conversation_id)
+    for _hop in range(10):
+        if conversation.merged_into_id is None:
+            break
+        conversation = await conversations.get_conversation(
+            session=session, actor=actor, conversation_id=conversation.merged_into_id
+        )
+    return conversation
+
+
+async def _thread_by_headers(session: AsyncSession, tenant_id: int, parsed: ParsedEmail) -> int | None:
+    ids = _thread_ids(parsed)
+    if not ids:
+        return None
+    rows = await session.execute(
+        select(EmailMessage.rfc_message_id, EmailMessage.conversation_id).where(
+            EmailMessage.tenant_id == tenant_id, EmailMessage.rfc_message_id.in_(ids)
+        )
+    )
+    found = {rfc: conversation_id for rfc, conversation_id in rows.all()}
+    return next((found[i] for i in ids if i in found), None)
+
+
+def _referenced_numbers(parsed: ParsedEmail, mailbox: Mailbox | None, own: frozenset[str]) -> list[int]:
+    """Conversation numbers the mail names: in a reply to one of our unstored mails (an
+    acknowledgement), ``[#123]`` in the subject, ``support+123@…`` as recipient."""
+    numbers = [number for _id, number in _our_ids(_thread_ids(parsed), own)]
+    numbers += [int(n) for n in _TOKEN.findall(parsed.subject)]
+    if mailbox is not None and "@" in mailbox.address:
+        local, domain = mailbox.address.lower().split("@", 1)
+        for recipient in (*parsed.to, *parsed.cc):
+            address = recipient.address.lower()
+            if address.endswith("@" + domain):
+                left = address.rsplit("@", 1)[0]
+                if left.startswith(local + "+") and left[len(local) + 1 :].isdigit():
+                    numbers.append(int(left[len(local) + 1 :]))
+    return list(dict.fromkeys(numbers))
+
+
+async def _sender_knows_conversation(session: AsyncSession, conversation: Conversation, sender: str) -> bool:
+    """The sender is the conversation's contact (an email identity) or was on one of its emails."""
+    identities = (await contacts.identities_of(session, [conversation.contact_id])).get(conversation.contact_id, [])
+    if any(i.kind == IdentityKind.email and i.value == sender for i in identities):
+        return True
+    rows = await session.execute(
+        select(EmailMessage.from_address, EmailMessage.to_addresses, EmailMessage.cc_addresses).where(
+            EmailMessage.conversation_id == conversation.id
+        )
+    )
+    return any(sender == f or sender in (t or []) or sender in (c or []) for f, t, c in rows.all())
+
+
+async def _thread_by_number(
+    session: AsyncSession, delivery: Delivery, parsed: ParsedEmail, sender: str, own: frozenset[str]
+) -> int | None:
+    """A reference number finds a conversation only for someone who is part of it.
+
+    Numbers are short and sequential: anyone can write "[#1234]" into a subject. Without this
+    check a stranger could add messages to (and read replies of) another customer's case.
+    """
+    if not sender:
+        return None
+    for number in _referenced_numbers(parsed, delivery.mailbox, own):
+        conversation = await session.scalar(
+            select(Conversation).where(Conversation.tenant_id == delivery.tenant_id, Conversation.number == number)
+        )
+        if conversation is None:
+            continue
+        conversation = await _follow_merges(session, delivery.tenant_id, conversation.id)
+        if await _sender_knows_conversation(session, conversation, sender):
+            return conversation.id
+    return None
+
+
+# --- storing ---------------------------------------------------------------------------------
+
+
+def _new_message(prepared: Prepared, defects: list[str]) -> conversations.NewMessage:
+    parsed = prepared.parsed
+    text, html = parsed.text, parsed.html
+    if len(text) > conversations.MAX_BODY_CHARS:
+        text = text[: conversations.MAX_BODY_CHARS]
+        defects.append("the text was too long and was cut here; the whole message is in the raw .eml")
+    if len(html) > conversations.MAX_BODY_CHARS * 2:
+        html = ""
+        defects.append("the HTML was too long to show; the text part is shown and the raw .eml has all")
+    if not text.strip() and not html.strip() and not prepared.attachments:
+        text = EMPTY_BODY
+    now = utcnow()
+    written = min(parsed.date, now) if parsed.date is not None else None  # a Date in the future is a lie
+    return conversations.NewMessage(
+        body_text=text,
+        body_html=html,
+        attachments=[stored for _part, stored in prepared.attachments],
+        external_id=_external_id(prepared.rfc_message_id),
+        created_at=written,
+    )
+
+
+async def _store(
+    session: AsyncSession, prepared: Prepared, delivery: Delivery, sender: str, own: frozenset[str]
+) -> IntakeResult:
+    parsed = prepared.parsed
+    actor = Actor.system(delivery.tenant_id)
+    defects = list(prepared.defects)
+    new = _new_message(prepared, defects)
+    conversation_id = await _thread_by_headers(session, delivery.tenant_id, parsed)
+    if conversation_id is not None:
+        conversation_id = (await _follow_merges(session, delivery.tenant_id, conversation_id)).id
+    else:
+        conversation_id = await _thread_by_number(session, delivery, parsed, sender, own)
+    if conversation_id is not None:
+        message = await conversations.add_message(
+            session=session, actor=actor, conversation_id=conversation_id, direction=Direction.inbound, message=new
+        )
+        outcome = "threaded"
+    else:
+        conversation = await conversations.start_conversation(
+            session=session,
+            actor=actor,
+            contact=conversations.ContactDetails(
+                email=sender or UNKNOWN_SENDER, name=parsed.from_.name if parsed.from_ else ""
+            ),
+            channel=CHANNEL,
+            subject=parsed.subject[: conversations.MAX_SUBJECT_CHARS],
+            message=new,
+            recipient=delivery.mailbox.address if delivery.mailbox else None,
+            team_id=delivery.mailbox.team_id if delivery.mailbox else None,
+        )
+        conversation_id = conversation.id
+        message = conversations.messages_in_session(session, conversation.id)[-1]
+        outcome = "created"
+    row = _email_row(replace(prepared, defects=tuple(defects)), delivery, message, conversation_id, sender)
+    session.add(row)
+    await _mark_released(session, delivery, conversation_id)
+    await _link_inline_images(session, message, prepared.attachments)
+    if outcome == "created" and _acknowledge(prepared, delivery, sender):
+        assert delivery.mailbox is not None
+        conversation = await conversations.get_conversation(
+            session=session, actor=actor, conversation_id=conversation_id
+        )
+        await session.flush()
+        await sending.queue_auto_acknowledgement(
+            session, mailbox=delivery.mailbox, conversation=conversation, inbound=row
+        )
+    return IntakeResult(outcome, conversation_id=conversation_id, message_id=message.id)
+
+
+async def _mark_released(session: AsyncSession, delivery: Delivery, conversation_id: int) -> None:
+    """Remember where a released mail went (the suspended view links to it)."""
+    if delivery.releasing_id is not None:
+        released = await session.get(SuspendedEmail, delivery.releasing_id)
+        if released is not None:
+            released.released_conversation_id = conversation_id
+
+
+def _acknowledge(prepared: Prepared, delivery: Delivery, sender: str) -> bool:
+    """Auto-acknowledge only a person's first mail: never automatic mail, lists, bounces, spam."""
+    parsed = prepared.parsed
+    return (
+        delivery.mailbox is not None
+        and delivery.mailbox.auto_acknowledge
+        and delivery.releasing_id is None  # a released mail arrives late; an agent is on it already
+        and bool(sender)
+        and not (parsed.is_auto_submitted or parsed.is_bulk or parsed.is_bounce or parsed.is_spam)
+    )
+
+
+def _email_row(
+    prepared: Prepared, delivery: Delivery, message: Message, conversation_id: int, sender: str
+) -> EmailMessage:
+    parsed = prepared.parsed
+    return EmailMessage(
+        tenant_id=delivery.tenant_id,
+        message_id=message.id,
+        conversation_id=conversation_id,
+        mailbox_id=delivery.mailbox.id if delivery.mailbox else None,
+        direction="inbound",
+        rfc_message_id=prepared.rfc_message_id,
+        in_reply_to=(parsed.in_reply_to or "")[:MAX_RFC_ID],
+        references=[r for r in parsed.references if len(r) <= MAX_RFC_ID][-50:],
+        from_address=sender[:254],
+        from_name=(parsed.from_.name if parsed.from_ else "")[:200],
+        to_addresses=_addresses(parsed.to),
+        cc_addresses=_addresses(parsed.cc),
+        subject=parsed.subject[:1000],
+        raw_key=prepared.raw.key,
+        raw_size=prepared.raw.size,
+        defects=list(prepared.defects),
+        has_remote_images=parsed.has_remote_images,
+        is_auto_submitted=parsed.is_auto_submitted,
+    )
+
+
+def _addresses(addresses: Iterable[object]) -> list[str]:
+    return [str(getattr(a, "address", "")).lower()[:254] for a in addresses][:100]
+
+
+async def _link_inline_images(
+    session: AsyncSession, message: Message, attachments: Sequence[tuple[ParsedAttachment, StoredFile]]
+) -> None:
+    """``cid:`` in the HTML → the served attachment (its id exists only now, after the insert)."""
+    if not message.body_html or "cid:" not in message.body_html.lower():
+        return
+    await session.flush()
+    rows = (await conversations.attachments_of(session, [message.id]))[message.id]
+    # The core inserts attachments in the order given, so the n-th row is the n-th kept part.
+    pairs = zip(attachments, rows, strict=False)
+    by_cid = {part.content_id: row.id for (part, _stored), row in pairs if part.content_id}
+    if not by_cid:
+        return
+
+    def served(match: re.Match[str]) -> str:
+        from urllib.parse import unquote
+
+        attachment_id = by_cid.get(unquote(match.group(2)).strip("<>"))
+        return f"{match.group(1)}/attachments/{attachment_id}{match.group(1)}" if attachment_id else match.group(0)
+
+    # Writing the column directly: the message is ours, just inserted in this transaction, and
+    # the served URL needs the attachment ids the insert produced.
+    message.body_html = _CID_SRC.sub(served, message.body_html)
