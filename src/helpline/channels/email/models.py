@@ -102,6 +102,8 @@ class EmailMessage(Base):
         # Threading: a reply's In-Reply-To / References are looked up here.
         Index("ix_email_messages_rfc_id", "tenant_id", "rfc_message_id"),
         Index("ix_email_messages_conversation", "conversation_id"),
+        # The per-sender hourly limit counts a sender's recent mail.
+        Index("ix_email_messages_sender", "tenant_id", "from_address", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
