@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -49,6 +49,32 @@ class Event:
 def on_commit(session: AsyncSession, event: Event) -> None:
     """Queue an event to be published after the session's transaction commits."""
     session.info.setdefault(PENDING_EVENTS, []).append(event)
+    _tell_watchers(event)
+
+
+# Caches of rows that rarely change (a tenant's routing rules, ...) hear of changes here: once when
+# a transaction queues the event (so a process without a bus forgets too) and again when the event
+# is delivered after the commit, in this process or, over Redis, in every other one.
+_watchers: dict[str, list[Callable[[int], None]]] = {}
+
+
+def watch(event_types: Iterable[str], forget: Callable[[int], None]) -> None:
+    """Call ``forget(tenant_id)`` whenever an event of these types is queued or delivered."""
+    for kind in event_types:
+        _watchers.setdefault(kind, []).append(forget)
+
+
+def _tell_watchers(event: Event) -> None:
+    for forget in _watchers.get(event.type, ()):
+        try:
+            forget(event.tenant_id)
+        except Exception:  # a cache must never break a write
+            log.exception("cache watcher failed on %s", event.type)
+
+
+def pending_event_types(session: AsyncSession) -> set[str]:
+    """The types of the events this session's transaction will publish when it commits."""
+    return {event.type for event in session.info.get(PENDING_EVENTS, ())}
 
 
 class EventBus(Protocol):
@@ -98,6 +124,7 @@ class _Fanout:
         self.subscribers.discard(sub)
 
     def deliver(self, event: Event) -> None:
+        _tell_watchers(event)
         for sub in list(self.subscribers):
             sub.deliver(event)
 

@@ -12,8 +12,10 @@ from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from helpline.accounts.models import ApiToken, AuditEntry, Role, Team, TeamMembership, Tenant, User
 from helpline.db import utcnow
@@ -317,19 +319,26 @@ async def authenticate(*, session: AsyncSession, email: str, password: str) -> U
 
 
 async def actor_for(session: AsyncSession, user: User) -> Actor:
-    team_ids = frozenset(
-        await session.scalars(select(TeamMembership.team_id).where(TeamMembership.user_id == user.id))
-    )
-    tenant = await session.get(Tenant, user.tenant_id)
-    assert tenant is not None
+    # One query for the tenant's defaults and the user's teams (one row per team, or one with
+    # NULL): every API token and browser session that is not cached yet asks this.
+    rows = (
+        await session.execute(
+            select(Tenant.default_language, Tenant.time_zone, TeamMembership.team_id)
+            .select_from(Tenant)
+            .outerjoin(TeamMembership, TeamMembership.user_id == user.id)
+            .where(Tenant.id == user.tenant_id)
+        )
+    ).all()
+    assert rows, "the user's tenant exists"
+    default_language, time_zone = rows[0][0], rows[0][1]
     return Actor(
         tenant_id=user.tenant_id,
         user_id=user.id,
         role=user.role,
         name=user.name,
-        team_ids=team_ids,
-        language=user.language or tenant.default_language,
-        time_zone=user.time_zone or tenant.time_zone,
+        team_ids=frozenset(row[2] for row in rows if row[2] is not None),
+        language=user.language or default_language,
+        time_zone=user.time_zone or time_zone,
     )
 
 
@@ -469,26 +478,34 @@ async def list_tokens(*, session: AsyncSession, actor: Actor) -> list[ApiToken]:
 
 
 async def user_for_token(*, session: AsyncSession, token: str) -> User | None:
-    row = await session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token)))
-    if row is None or row.revoked_at is not None:
-        return None
-    user = await session.get(User, row.user_id)
-    return user if user is not None and user.is_active else None
+    # One query: every API call whose token is not cached asks this.
+    return await session.scalar(
+        select(User)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == token_hash(token), ApiToken.revoked_at.is_(None), User.is_active.is_(True))
+    )
 
 
 async def take_conversation_number(*, session: AsyncSession, tenant_id: int) -> int:
     """The tenant's next conversation reference number (the row lock serialises takers)."""
-    from sqlalchemy import update
-
-    number = await session.scalar(
-        update(Tenant)
-        .where(Tenant.id == tenant_id)
-        .values(next_conversation_number=Tenant.next_conversation_number + 1)
-        .returning(Tenant.next_conversation_number)
-    )
+    # A statement on the table, not the mapped class: the ORM's bulk-UPDATE path (evaluating the
+    # criteria against the identity map) cost several times the statement itself on every intake.
+    number = (await session.execute(_TAKE_NUMBER, {"tenant_id": tenant_id})).scalar()
     if number is None:
         raise NotFound("tenant not found")
+    loaded = session.sync_session.identity_map.get(identity_key(Tenant, tenant_id))
+    if loaded is not None:  # what the ORM's synchronisation did: the session sees the new value
+        set_committed_value(loaded, "next_conversation_number", int(number))
     return int(number) - 1
+
+
+_TENANTS: Table = Tenant.__table__  # type: ignore[assignment]
+_TAKE_NUMBER = (
+    update(_TENANTS)
+    .where(_TENANTS.c.id == bindparam("tenant_id"))
+    .values(next_conversation_number=_TENANTS.c.next_conversation_number + 1)
+    .returning(_TENANTS.c.next_conversation_number)
+)
 
 
 LoginRateLimiter = SlidingWindowLimiter

@@ -399,9 +399,12 @@ async def create_conversation(
     )
     session.add(conversation)
     await session.flush()
-    _timeline(session, conversation, actor, "created", channel=channel)
     if tags:
         await _set_tags(session, actor, conversation, tags)
+    # Added now, written by the message's flush: one flush for the work item, timeline and message
+    # (routing may query first; nothing is pending then, so its autoflush has nothing to write).
+    queued = await routing.queue_new_conversation(session, conversation)
+    _timeline(session, conversation, actor, "created", channel=channel)
     if message is not None:
         await _insert_message(
             session,
@@ -414,7 +417,7 @@ async def create_conversation(
     if direction == Direction.outbound and message is not None:
         conversation.first_response_at = started
     await _reindex(session, conversation, fresh=True)
-    rule_priority = await routing.route_new_conversation(session, conversation)
+    rule_priority = await routing.announce_work_item(session, conversation, queued)
     if rule_priority is not None:
         conversation.priority = rule_priority
     on_commit(session, Event("conversation.created", actor.tenant_id, _summary(conversation)))
@@ -727,7 +730,8 @@ async def update_conversation(
             _timeline(session, conversation, actor, "tags", old=before, new=list(conversation.tags))
     if changed:
         conversation.updated_at = utcnow()
-        await _reindex(session, conversation)
+        if "subject" in changed or "tags" in changed:  # all the search document holds (see _reindex)
+            await _reindex(session, conversation)
         on_commit(
             session,
             Event("conversation.updated", actor.tenant_id, {**_summary(conversation), "changes": changed}),

@@ -385,7 +385,10 @@ class RoutingHost:
         if kind == "routing.command":
             self._spawn(self._serve_command(event))
         elif kind == "work_item.created":
-            self._spawn(self._quietly(event.tenant_id, "enqueue", {"work_item_id": event.data["work_item_id"]}))
+            args = {"work_item_id": event.data["work_item_id"]}
+            if isinstance(event.data.get("item"), dict):  # the row as written: no need to read it back
+                args["item"] = {**event.data["item"], "conversation_id": event.data.get("conversation_id")}
+            self._spawn(self._quietly(event.tenant_id, "enqueue", args))
         elif kind in RECONCILE_EVENTS:
             if self._made_here(event):
                 return
@@ -745,11 +748,50 @@ async def _transfer(host: RoutingHost, state: TenantState, session: AsyncSession
     return {"work_item_id": int(item_id), "conversation_id": int(args["conversation_id"])}
 
 
+@dataclass
+class QueuedRow:
+    """A work item as intake wrote it (carried by ``work_item.created``), standing in for the row."""
+
+    id: int
+    conversation_id: int
+    queue_id: int | None
+    channel: str
+    priority: int
+    arrived_at: float
+    last_agent_id: int | None
+    version: int = 0
+    status: str = m.WorkItemStatus.QUEUED
+    end_reason: str | None = None
+    ended_at: float | None = None
+
+    @classmethod
+    def from_event(cls, work_item_id: int, data: dict[str, Any]) -> QueuedRow | None:
+        try:
+            return cls(
+                id=work_item_id,
+                conversation_id=int(data["conversation_id"]),
+                queue_id=int(data["queue_id"]),
+                channel=str(data["channel"]),
+                priority=int(data["priority"]),
+                arrived_at=float(data["arrived_at"]),
+                last_agent_id=int(data["last_agent_id"]) if data.get("last_agent_id") is not None else None,
+                version=int(data.get("version") or 0),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None  # an older or foreign payload: read the row instead
+
+
 @operation("enqueue")
 async def _enqueue(host: RoutingHost, state: TenantState, session: AsyncSession, args: dict[str, Any]) -> None:
     item_id = str(args["work_item_id"])
     if item_id in state.versions:
         return  # loaded with the snapshot already
+    written = QueuedRow.from_event(int(args["work_item_id"]), args["item"]) if args.get("item") else None
+    if written is not None:
+        # Events reach the host in commit order, so nothing changed the new row before this: enter
+        # it as written (two reads and a write transaction fewer per new conversation).
+        await _enter_written(state, session, written)
+        return
     row = await session.get(m.WorkItem, int(args["work_item_id"]))
     if row is None or row.status != m.WorkItemStatus.QUEUED or row.queue_id is None:
         return
@@ -758,7 +800,24 @@ async def _enqueue(host: RoutingHost, state: TenantState, session: AsyncSession,
     await _enter(state, row, conversation)
 
 
-async def _enter(state: TenantState, row: m.WorkItem, conversation: Conversation | None) -> None:
+async def _enter_written(state: TenantState, session: AsyncSession, row: QueuedRow) -> None:
+    if row.queue_id is None:
+        return
+    arrived_at = row.arrived_at
+    state.track(str(row.id), row.conversation_id, row.version)
+    # No conversation: intake routes only unassigned conversations; a later assignment reconciles.
+    await _enter(state, row, None)
+    # What _enter changed, written as the slow path's ORM row would have been.
+    values: dict[str, Any] = {}
+    if row.arrived_at != arrived_at:  # written by a clock ahead of ours
+        values["arrived_at"] = row.arrived_at
+    if row.status != m.WorkItemStatus.QUEUED:  # the queue was full
+        values.update(status=row.status, end_reason=row.end_reason, ended_at=row.ended_at, version=row.version)
+    if values:
+        await session.execute(update(WORK_ITEMS).where(WORK_ITEMS.c.id == row.id).values(**values))
+
+
+async def _enter(state: TenantState, row: m.WorkItem | QueuedRow, conversation: Conversation | None) -> None:
     engine = state.engine
     item_id = str(row.id)
     queue_id = loading.queue_key(row.queue_id or 0)

@@ -7,6 +7,9 @@ is not routed (it waits in the unassigned view, as before routing existed).
 
 from __future__ import annotations
 
+import copy
+import time
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from helpline import events
 from helpline.routing import models as m
 
 # The fields a condition can test, with the operators that make sense for them.
@@ -87,7 +91,18 @@ def condition_holds(facts: RoutingFacts, condition: Mapping[str, Any]) -> bool:
     return False
 
 
-def rule_matches(rule: m.RoutingRule, facts: RoutingFacts) -> bool:
+@dataclass(frozen=True)
+class RuleSnapshot:
+    """A routing rule as intake evaluates it, detached from any session (cached per tenant)."""
+
+    id: int
+    queue_id: int
+    priority: str | None
+    match: str
+    conditions: list[dict[str, Any]]
+
+
+def rule_matches(rule: m.RoutingRule | RuleSnapshot, facts: RoutingFacts) -> bool:
     conditions = rule.conditions or []
     if not conditions:
         return True
@@ -95,18 +110,82 @@ def rule_matches(rule: m.RoutingRule, facts: RoutingFacts) -> bool:
     return any(results) if rule.match == "any" else all(results)
 
 
-async def choose_queue(session: AsyncSession, tenant_id: int, facts: RoutingFacts) -> QueueChoice | None:
-    rules = (
+@dataclass(frozen=True)
+class TenantRules:
+    """What every intake of a tenant reads: its active rules in order and its default queue."""
+
+    rules: tuple[RuleSnapshot, ...]
+    default_queue_id: int | None
+    expires: float
+
+
+# Every new conversation used to read the rules and the settings (two queries under the write
+# lock). They change rarely; a change queues ``routing.config_changed`` (heard here when it is
+# queued, and after the commit from this or, over Redis, any other process). The short lifetime
+# bounds what a change no event told us about (another process without Redis, a manual edit) costs.
+RULES_CACHE_SECONDS = 5.0
+CONFIG_EVENTS = ("routing.config_changed",)
+# Per database engine, then per tenant: a new database (a test's, a restored one) starts empty
+# even where tenant ids repeat.
+_caches: weakref.WeakKeyDictionary[Any, dict[int, TenantRules]] = weakref.WeakKeyDictionary()
+_generation = 0
+
+
+def forget_tenant_rules(tenant_id: int | None = None) -> None:
+    """Drop the cached rules of a tenant (all tenants: None); the next intake reads them again."""
+    global _generation
+    _generation += 1
+    for cache in list(_caches.values()):
+        if tenant_id is None:
+            cache.clear()
+        else:
+            cache.pop(tenant_id, None)
+
+
+events.watch(CONFIG_EVENTS, forget_tenant_rules)
+
+
+async def _load_rules(session: AsyncSession, tenant_id: int) -> TenantRules:
+    rows = (
         await session.scalars(
             select(m.RoutingRule)
             .where(m.RoutingRule.tenant_id == tenant_id, m.RoutingRule.is_active.is_(True))
             .order_by(m.RoutingRule.position, m.RoutingRule.id)
         )
     ).all()
-    for rule in rules:
+    settings = await session.get(m.RoutingSettings, tenant_id)
+    return TenantRules(
+        rules=tuple(
+            RuleSnapshot(r.id, r.queue_id, r.priority, r.match, copy.deepcopy(list(r.conditions or [])))
+            for r in rows
+        ),
+        default_queue_id=settings.default_queue_id if settings is not None else None,
+        expires=time.monotonic() + RULES_CACHE_SECONDS,
+    )
+
+
+async def tenant_rules(session: AsyncSession, tenant_id: int) -> TenantRules:
+    """The tenant's rules, cached; read fresh while this transaction itself changes the configuration."""
+    # Changed in this very transaction: what it sees is not committed yet, so it is not cached.
+    changing = bool(events.pending_event_types(session).intersection(CONFIG_EVENTS))
+    if session.bind is None:  # not bound to one engine: nothing to key a cache by
+        return await _load_rules(session, tenant_id)
+    cache = _caches.setdefault(session.bind, {})
+    cached = cache.get(tenant_id)
+    if cached is not None and not changing and cached.expires > time.monotonic():
+        return cached
+    generation = _generation
+    loaded = await _load_rules(session, tenant_id)
+    if not changing and generation == _generation:  # nobody changed them while we read
+        cache[tenant_id] = loaded
+    return loaded
+
+
+async def choose_queue(session: AsyncSession, tenant_id: int, facts: RoutingFacts) -> QueueChoice | None:
+    routing = await tenant_rules(session, tenant_id)
+    for rule in routing.rules:
         if rule_matches(rule, facts):
             return QueueChoice(rule.queue_id, rule.priority, rule.id)
-    settings = await session.get(m.RoutingSettings, tenant_id)
-    if settings is not None and settings.default_queue_id is not None:
-        return QueueChoice(settings.default_queue_id, None, None)
+    if routing.default_queue_id is not None:
+        return QueueChoice(routing.default_queue_id, None, None)
     return None

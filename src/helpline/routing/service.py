@@ -24,6 +24,7 @@ from helpline.accounts.models import TeamMembership, Tenant, User
 from helpline.accounts.service import Actor
 from helpline.contacts.models import Contact, Organisation
 from helpline.conversations.models import PRIORITY_RANK, Conversation, Priority
+from helpline.db import PENDING_EVENTS
 from helpline.errors import Invalid, NotFound, PermissionDenied
 from helpline.events import Event, on_commit
 from helpline.routing import loading
@@ -57,8 +58,19 @@ async def _facts(session: AsyncSession, conversation: Conversation) -> RoutingFa
     )
 
 
+def _contact_is_new(session: AsyncSession, contact_id: int) -> bool:
+    """True when this transaction created the contact and no other conversation of theirs yet."""
+    pending = session.info.get(PENDING_EVENTS, ())
+    created = any(e.type == "contact.created" and e.data.get("contact_id") == contact_id for e in pending)
+    return created and not any(
+        e.type.startswith("conversation.") and e.data.get("contact_id") == contact_id for e in pending
+    )
+
+
 async def _last_agent(session: AsyncSession, conversation: Conversation) -> int | None:
     """The agent who last had one of this contact's conversations (for the sticky-agent rule)."""
+    if _contact_is_new(session, conversation.contact_id):
+        return None  # a customer met just now had nobody before: no query for every new customer
     return (
         await session.scalars(
             select(Conversation.assignee_id)
@@ -112,21 +124,50 @@ async def route_new_conversation(session: AsyncSession, conversation: Conversati
     The engine host hears ``work_item.created`` after the commit and offers it. Returns the
     priority the matching rule sets, for the conversations service to apply.
     """
+    return await announce_work_item(session, conversation, await queue_new_conversation(session, conversation))
+
+
+async def queue_new_conversation(session: AsyncSession, conversation: Conversation) -> NewWorkItem | None:
+    """The first half of ``route_new_conversation``: the work item is added, not flushed yet.
+
+    Intake adds it before the message, so one flush writes both (the ORM's flush is a large part
+    of what a new conversation costs); ``announce_work_item`` completes the routing.
+    """
     if conversation.assignee_id is not None:
         return None  # assigned by whoever created it; the reconcile on updates picks up later changes
-    created = await create_work_item(session, conversation)
+    return await create_work_item(session, conversation)
+
+
+def _work_item_event(conversation: Conversation, item: m.WorkItem) -> Event:
+    return Event(
+        "work_item.created",
+        conversation.tenant_id,
+        {
+            "work_item_id": item.id,
+            "conversation_id": conversation.id,
+            "queue_id": item.queue_id,
+            # The row as written, so the host need not read it back to enqueue it.
+            "item": {
+                "queue_id": item.queue_id,
+                "channel": item.channel,
+                "priority": item.priority,
+                "arrived_at": item.arrived_at,
+                "last_agent_id": item.last_agent_id,
+                "version": item.version,
+            },
+        },
+    )
+
+
+async def announce_work_item(
+    session: AsyncSession, conversation: Conversation, created: NewWorkItem | None
+) -> Priority | None:
+    """The second half: tell the host after the commit; returns the priority the rule sets."""
     if created is None:
         return None
-    item = created.item
-    await session.flush()
-    on_commit(
-        session,
-        Event(
-            "work_item.created",
-            conversation.tenant_id,
-            {"work_item_id": item.id, "conversation_id": conversation.id, "queue_id": item.queue_id},
-        ),
-    )
+    if created.item.id is None:  # not written by an earlier flush
+        await session.flush()
+    on_commit(session, _work_item_event(conversation, created.item))
     return created.priority
 
 

@@ -43,6 +43,7 @@ CONVERSATION_EVENTS = {
     "conversation.updated",
     "conversation.merged",
     "message.created",
+    "message.updated",  # an outbound email's delivery status changed
 }
 # Sent to the agent the event is about (its data["agent_id"], a user id as a string).
 AGENT_EVENTS = {
@@ -58,6 +59,10 @@ WALLBOARD_PREFIXES = ("agent.", "offer.", "work_item.")
 WALLBOARD_EVENTS = {"routing.config_changed", "user.created", "user.updated"}
 WALLBOARD_DEBOUNCE = 0.25  # seconds: a burst of routing events is one refresh
 MAX_BATCH_FRAMES = 100  # frames per batch message when a socket's queue backs up
+# Conversation signals wait this long for others to join them in one message. Every agent socket
+# gets every conversation signal, so under load sending them one by one was most of the hub's cost;
+# the browser waits 150 ms before it refreshes the list anyway. Offers and the like never wait.
+COALESCE_SECONDS = 0.05
 DISCONNECT_GRACE = 10.0  # seconds without a socket before routing hears the agent left
 
 
@@ -68,6 +73,8 @@ class Connection:
     viewing: int | None = None
     typing: bool = False
     queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(maxsize=1000))
+    urgent: bool = False  # a frame that must not wait is queued
+    hurry: asyncio.Future[None] | None = None  # resolved to end the sender's wait early
 
 
 @dataclass
@@ -131,7 +138,7 @@ class Hub:
                 }
             )
             for connection in connections:
-                _offer(connection, payload)
+                _offer(connection, payload, urgent=False)
         if event.type in AGENT_EVENTS:
             self._send_to_agent(event, connections)
         if event.type.startswith(WALLBOARD_PREFIXES) or event.type in WALLBOARD_EVENTS:
@@ -269,11 +276,17 @@ class Hub:
                 self.connections.pop(connection.actor.tenant_id, None)
 
 
-def _offer(connection: Connection, payload: str) -> None:
+def _offer(connection: Connection, payload: str, *, urgent: bool = True) -> None:
+    """Queue a frame for the socket; ``urgent=False`` lets it wait briefly for company."""
     try:
         connection.queue.put_nowait(payload)
     except asyncio.QueueFull:  # a stalled browser must not hold up the others
         log.warning("websocket queue full for user %s", connection.actor.user_id)
+        return
+    if urgent:
+        connection.urgent = True
+        if connection.hurry is not None and not connection.hurry.done():
+            connection.hurry.set_result(None)
 
 
 def _same_origin(websocket: WebSocket) -> bool:
@@ -318,13 +331,21 @@ async def agent_socket(websocket: WebSocket) -> None:
 async def _send_loop(connection: Connection) -> None:
     """Send the queued frames; frames that queued up while a send was under way go as one ``batch``.
 
-    Under load this is one WebSocket message (one socket write) instead of one per event; a quiet
-    hub sends each frame as it comes. The browser handles a batch's frames one by one, in order.
+    Under load this is one WebSocket message (one socket write) instead of one per event. Frames
+    that must not wait (offers, viewers, pongs) go at once; conversation signals wait up to
+    ``COALESCE_SECONDS`` for others. The browser handles a batch's frames one by one, in order.
     """
     queue = connection.queue
+    loop = asyncio.get_running_loop()
     with contextlib.suppress(Exception):
         while True:
             payload = await queue.get()
+            if not connection.urgent and COALESCE_SECONDS > 0:
+                # Only conversation signals queued: let the ones that follow join them.
+                connection.hurry = loop.create_future()
+                await asyncio.wait((connection.hurry,), timeout=COALESCE_SECONDS)
+                connection.hurry = None
+            connection.urgent = False
             if not queue.empty():
                 frames = [payload]
                 while not queue.empty() and len(frames) < MAX_BATCH_FRAMES:
