@@ -2,12 +2,19 @@
 
 Pure: no database, no I/O. The parser never raises; whatever is broken in a message is
 reported in `ParsedEmail.defects` and the rest is still read. It uses the stdlib `email`
-package with `policy.default` and falls back to `compat32` (and to a lenient raw decode)
+package. Most mail takes a fast path: the MIME tree is read with `compat32` (several times
+cheaper than `policy.default`, whose header registry re-parses Content-Type on every look-up)
+and header values get `policy.default`'s meaning: plain ASCII values, simple address lists and
+well-formed encoded words are read here exactly as the modern header objects would read them;
+anything else goes through `policy.default`'s own header parser. A message whose MIME headers
+are not plain (comments, encoded words, RFC 2231 parameters, 8-bit bytes, ...) is parsed whole
+with `policy.default` as before, falling back to `compat32` (and to a lenient raw decode)
 wherever the modern policy chokes.
 """
 
 from __future__ import annotations
 
+import base64
 import codecs
 import email
 import email.policy
@@ -37,11 +44,60 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _WHITESPACE = re.compile(r"\s+")
 _MSGID = re.compile(r"<[^<>\s]{1,500}>")
 _CID_IN_HTML = re.compile(r"""cid:([^"'\s<>)]+)""", re.IGNORECASE)
+_CID_WORD = re.compile(r"cid:", re.IGNORECASE)
 _REMOTE_IMG = re.compile(r"""<img\b[^>]*\bsrc\s*=\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)
 _SURROGATES = re.compile(r"[\udc80-\udcff]")
 _FILENAME_FORBIDDEN = re.compile(r'[\\/<>:"|?*\x00-\x1f\x7f-\x9f]')
 _DEFAULT_NAMES = {"text/rfc822-headers": "headers.txt", "text/calendar": "invite.ics"}
 _DAEMON_LOCALPARTS = {"mailer-daemon", "postmaster", "mail-daemon", "maildaemon"}
+
+# The fast path. "Plain" means: what `policy.default`'s header objects would make of the value is
+# the value itself (unfolded), so it can be used without running the header registry's parser.
+# Anything outside these deliberately narrow shapes goes through `policy.default` instead;
+# tests/channels/email/test_parsing_fast.py checks that both ways give the same ParsedEmail.
+_NOT_PLAIN = re.compile(r"[^\t\r\n\x20-\x7e]|=\?")  # non-ASCII, control characters, encoded words
+_WS = r"[ \t\r\n]*"
+_MIME_TOKEN = r"[A-Za-z0-9.+_-]+"
+_MIME_PARAMS = rf"(?:{_WS};{_WS}[A-Za-z0-9_-]+=(?:[A-Za-z0-9._+-]+|\"[\x20\x21\x23-\x5b\x5d-\x7e]+\"))*{_WS};?{_WS}\Z"
+_PLAIN_CONTENT_TYPE = re.compile(rf"{_WS}{_MIME_TOKEN}/{_MIME_TOKEN}{_MIME_PARAMS}")
+_PLAIN_DISPOSITION = re.compile(rf"{_WS}{_MIME_TOKEN}{_MIME_PARAMS}")
+_PLAIN_ENCODING = re.compile(r"[A-Za-z0-9-]+\Z")
+_PARAM_NAME = re.compile(r";[ \t\r\n]*([A-Za-z0-9_-]+)=")
+_NOT_ASCII_TEXT = re.compile(r"[^\t\r\n\x20-\x7e]")
+# A well-formed RFC 2047 encoded word, in the shapes policy.default reads back exactly as we do.
+_ENCODED_WORD = (
+    r"=\?[A-Za-z0-9_-]+\?(?:[Qq]\?(?:=[0-9A-Fa-f]{2}|[^=?\s])+"
+    r"|[Bb]\?(?=[A-Za-z0-9+/])(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?)\?="
+)
+_ONE_ENCODED_WORD = re.compile(rf"{_ENCODED_WORD}\Z")
+_Q_ESCAPE = re.compile(rb"=([a-fA-F0-9]{2})")
+_BLANKS = re.compile(r"([ \t]+)")
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_ADDR_SPEC = rf"{_ATEXT}+(?:\.{_ATEXT}+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+# A display name: atoms (dots allowed, not first) and whole encoded words, separated by blanks.
+_WORD = rf"(?:{_ENCODED_WORD}(?=[ \t\r\n])|(?:(?!=\?)[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~.-])+)"
+_PHRASE = rf"(?!\.){_WORD}(?:[ \t\r\n]+{_WORD})*"
+_QUOTED_TEXT = r"(?:(?!=\?)[\x20\x21\x23-\x5b\x5d-\x7e])+"
+# A phrase ending in "." right before "<" makes policy.default raise: not plain. The alternatives
+# exclude each other and each mailbox is an atomic group, so a long hostile list cannot make the
+# regex backtrack exponentially.
+_MAILBOX = (
+    rf"(?>(?:\"{_QUOTED_TEXT}\"{_WS}|{_PHRASE}(?<!\.){_WS}|{_PHRASE}(?<=\.)[ \t\r\n]+)?<{_ADDR_SPEC}>|{_ADDR_SPEC})"
+)
+_PLAIN_ADDRESS_LIST = re.compile(rf"{_WS}{_MAILBOX}(?:{_WS},{_WS}{_MAILBOX})*{_WS}\Z")
+_ONE_MAILBOX = re.compile(
+    rf"(?:(?:\"(?P<quoted>{_QUOTED_TEXT})\"{_WS}|(?P<phrase>{_PHRASE})(?<!\.){_WS}"
+    rf"|(?P<dotted>{_PHRASE})(?<=\.)[ \t\r\n]+)?<(?P<angle>{_ADDR_SPEC})>"
+    rf"|(?P<bare>{_ADDR_SPEC}))"
+)
+# Message-ID is the one header read here that the registry gives structure to: only a well-formed
+# id reads back unchanged.
+_PLAIN_MESSAGE_ID = re.compile(rf"{_WS}<{_ATEXT}+(?:\.{_ATEXT}+)*@{_ATEXT}+(?:\.{_ATEXT}+)*>{_WS}\Z")
+_STRUCTURE_HEADERS = {
+    "content-type": _PLAIN_CONTENT_TYPE,
+    "content-disposition": _PLAIN_DISPOSITION,
+    "content-transfer-encoding": _PLAIN_ENCODING,
+}
 
 # Charset names seen in the wild that Python does not know, or knows as something narrower.
 _CHARSET_ALIASES = {
@@ -183,6 +239,104 @@ def safe_filename(name: str, content_type: str = "application/octet-stream") -> 
     return name
 
 
+def _is_plain(value: str) -> bool:
+    return _NOT_PLAIN.search(value) is None
+
+
+def _unfold(value: str) -> str:
+    """What `policy.default` does to a raw value before parsing it: line breaks removed."""
+    return value.replace("\r", "").replace("\n", "") if "\r" in value or "\n" in value else value
+
+
+def _decode_encoded_word(word: str) -> str | None:
+    """One encoded word, decoded as policy.default does; None where it would see a defect."""
+    charset, cte, text = word[2:-2].split("?")
+    data = text.encode("ascii")
+    try:
+        if cte in "Bb":
+            data = base64.b64decode(data, validate=True)
+        else:
+            data = _Q_ESCAPE.sub(lambda m: bytes.fromhex(m[1].decode()), data.replace(b"_", b" "))
+        return data.decode(charset)
+    except Exception:  # unknown charset, undecodable bytes: policy.default's parser decides
+        return None
+
+
+def _plain_unstructured(raw: str) -> str | None:
+    """An unstructured header value as `policy.default` reads it (encoded words decoded, blanks
+    between two of them dropped); None when the value is not ASCII text with only whole,
+    well-formed encoded words, so the modern parser must look at it."""
+    if _NOT_ASCII_TEXT.search(raw):
+        return None
+    value = _unfold(raw)
+    if "=?" not in value:
+        return value
+    pieces = _BLANKS.split(value)  # word, blanks, word, ..., word
+    out: list[str] = []
+    previous_encoded = False
+    for index in range(0, len(pieces), 2):
+        word = pieces[index]
+        encoded = "=?" in word
+        if encoded:
+            if not _ONE_ENCODED_WORD.match(word):
+                return None
+            decoded = _decode_encoded_word(word)
+            if decoded is None:
+                return None
+            word = decoded
+        if index and not (encoded and previous_encoded):
+            out.append(pieces[index - 1])
+        out.append(word)
+        previous_encoded = encoded
+    return "".join(out)
+
+
+def _display_name(phrase: str) -> str | None:
+    words = []
+    for word in phrase.split():
+        if "=?" in word:
+            decoded = _decode_encoded_word(word)
+            if decoded is None:
+                return None
+            word = decoded
+        words.append(word)
+    return " ".join(words)
+
+
+def _plain_addresses(raw: str) -> list[tuple[str, str]] | None:
+    """(display name, address) pairs of a list of simple mailboxes; None if it is anything more.
+
+    Display names are whitespace-normalised differently from policy.default, which does not
+    matter: every caller passes them through `clean_line`."""
+    if _NOT_ASCII_TEXT.search(raw) or _PLAIN_ADDRESS_LIST.match(raw) is None:
+        return None
+    pairs: list[tuple[str, str]] = []
+    for m in _ONE_MAILBOX.finditer(raw):
+        address = m["angle"] or m["bare"]
+        name = m["quoted"] or _display_name(m["phrase"] or m["dotted"] or "")
+        if name is None or "=?" in address or "\r" in name or "\n" in name:  # CR/LF: policy.default raises
+            return None
+        pairs.append((name, address))
+    return pairs
+
+
+def _plain_structure(msg: Message) -> bool:
+    """Every part's Content-Type/-Disposition/-Transfer-Encoding is plain, so compat32 builds the
+    same MIME tree and reads the same parameters as `policy.default` would."""
+    for part in msg.walk():
+        for key, value in part.raw_items():
+            pattern = _STRUCTURE_HEADERS.get(key.lower())
+            if pattern is None:
+                continue
+            if not isinstance(value, str) or not _is_plain(value) or pattern.match(value) is None:
+                return False
+            if pattern is not _PLAIN_ENCODING:
+                names = [n.lower() for n in _PARAM_NAME.findall(value)]
+                if len(names) != len(set(names)):
+                    return False
+    return True
+
+
 def _msgid(value: str | None) -> str | None:
     if not value:
         return None
@@ -197,9 +351,17 @@ def _msgid(value: str | None) -> str | None:
 
 
 class _Reader:
-    def __init__(self, msg: Message, modern: bool) -> None:
+    """Reads one parsed message. `modern`: header values mean what `policy.default` makes of them
+    (else compat32 + lenient decoding). `fast`: the message was parsed with compat32 and modern
+    header values are computed here: as they are when plain, else by `policy.default`'s parser."""
+
+    def __init__(self, msg: Message, modern: bool, fast: bool = False) -> None:
         self.msg = msg
         self.modern = modern
+        self.fast = fast
+        self.top: dict[str, str] = {}
+        for key, value in reversed(list(msg.raw_items())):  # the first of repeated headers wins, as msg.get
+            self.top[key.lower()] = value if isinstance(value, str) else str(value)
         self.defects: list[str] = []
         self.text: list[str] = []
         self.html: list[str] = []
@@ -211,7 +373,8 @@ class _Reader:
     # headers ------------------------------------------------------------
 
     def raw(self, name: str, msg: Message | None = None) -> str | None:
-        msg = msg if msg is not None else self.msg
+        if msg is None or msg is self.msg:
+            return self.top.get(name.lower())
         for key, value in msg.raw_items():
             if key.lower() == name.lower():
                 return value if isinstance(value, str) else str(value)
@@ -223,8 +386,14 @@ class _Reader:
         if raw is None:
             return None
         if self.modern and not _SURROGATES.search(raw):  # policy.default turns raw 8-bit into U+FFFD
+            if self.fast:
+                fast = _plain_unstructured(raw) if name != "Message-ID" else None
+                if fast is not None:
+                    return fast
+                if name == "Message-ID" and _is_plain(raw) and _PLAIN_MESSAGE_ID.match(raw):
+                    return _unfold(raw)
             try:
-                value = msg.get(name)
+                value = email.policy.default.header_fetch_parse(name, raw) if self.fast else msg.get(name)
                 if value is not None:
                     return _fix_surrogates(str(value))
             except Exception as exc:
@@ -236,9 +405,12 @@ class _Reader:
         if raw is None:
             return ()
         pairs: list[tuple[str, str]] = []
-        if self.modern and not _SURROGATES.search(raw):
+        plain = _plain_addresses(raw) if self.fast else None
+        if plain is not None:
+            pairs = plain
+        elif self.modern and not _SURROGATES.search(raw):
             try:
-                value: Any = self.msg.get(name)
+                value: Any = email.policy.default.header_fetch_parse(name, raw) if self.fast else self.msg.get(name)
                 for a in getattr(value, "addresses", ()):
                     pairs.append((str(a.display_name or ""), str(a.addr_spec or "")))
             except Exception as exc:
@@ -441,12 +613,23 @@ class _Reader:
             self.bounced_message_id = _msgid(_decode_words(str(found)))
 
 
+def _mentions_cid(html: str) -> bool:
+    """Whether `_CID_IN_HTML` can match: a case-insensitive scan of all the HTML is slow, and
+    colons are few."""
+    at = html.find(":", 3)
+    while at != -1:
+        if _CID_WORD.match(html, at - 3, at + 1):
+            return True
+        at = html.find(":", at + 1)
+    return False
+
+
 def _truthy_header(value: str | None) -> bool:
     return value is not None and value.strip().lower() not in ("", "no", "false", "0")
 
 
-def _read(msg: Message, modern: bool) -> ParsedEmail:
-    r = _Reader(msg, modern)
+def _read(msg: Message, modern: bool, fast: bool = False) -> ParsedEmail:
+    r = _Reader(msg, modern, fast)
     for defect in getattr(msg, "defects", []):
         r.defects.append(type(defect).__name__)
 
@@ -482,7 +665,7 @@ def _read(msg: Message, modern: bool) -> ParsedEmail:
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
 
     cids: list[str] = []
-    for found in _CID_IN_HTML.findall(html):
+    for found in _CID_IN_HTML.findall(html) if _mentions_cid(html) else ():
         cid = unquote(found).strip("<>")
         if cid not in cids:
             cids.append(cid)
@@ -536,6 +719,23 @@ def parse_message(raw: bytes) -> ParsedEmail:
     if not isinstance(raw, bytes | bytearray | memoryview):
         return ParsedEmail(defects=("not bytes",))
     raw = bytes(raw)
+    parsed = _parse_fast(raw)
+    return parsed if parsed is not None else _parse_full(raw)
+
+
+def _parse_fast(raw: bytes) -> ParsedEmail | None:
+    """compat32's MIME tree with `policy.default`'s header values; None unless the MIME headers are plain."""
+    try:
+        msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+        if not _plain_structure(msg):
+            return None
+        return _read(msg, modern=True, fast=True)
+    except Exception:  # whatever went wrong, the full path decides (and reports it)
+        return None
+
+
+def _parse_full(raw: bytes) -> ParsedEmail:
+    """`policy.default` for everything, then compat32, then the raw text."""
     failures: list[str] = []
     for policy, modern in ((email.policy.default, True), (email.policy.compat32, False)):
         try:
