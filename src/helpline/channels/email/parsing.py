@@ -46,6 +46,9 @@ _MSGID = re.compile(r"<[^<>\s]{1,500}>")
 _CID_IN_HTML = re.compile(r"""cid:([^"'\s<>)]+)""", re.IGNORECASE)
 _CID_WORD = re.compile(r"cid:", re.IGNORECASE)
 _REMOTE_IMG = re.compile(r"""<img\b[^>]*\bsrc\s*=\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)
+# Longer header values are cut (with a defect): policy.default parses some headers in quadratic time,
+# so a single 100 KB From: would cost the intake many seconds of CPU.
+MAX_HEADER_CHARS = 16_384
 _SURROGATES = re.compile(r"[\udc80-\udcff]")
 _FILENAME_FORBIDDEN = re.compile(r'[\\/<>:"|?*\x00-\x1f\x7f-\x9f]')
 _DEFAULT_NAMES = {"text/rfc822-headers": "headers.txt", "text/calendar": "invite.ics"}
@@ -380,11 +383,22 @@ class _Reader:
                 return value if isinstance(value, str) else str(value)
         return None
 
+    def _capped(self, name: str, raw: str) -> str | None:
+        """The value cut to MAX_HEADER_CHARS when longer (None when it fits), with a defect saying so."""
+        if len(raw) <= MAX_HEADER_CHARS:
+            return None
+        self.defects.append(f"{name} header too long ({len(raw)} characters): only the first {MAX_HEADER_CHARS} read")
+        cut = raw[:MAX_HEADER_CHARS]
+        return cut[: cut.rfind(",")] if "," in cut else cut
+
     def header(self, name: str, msg: Message | None = None) -> str | None:
         msg = msg if msg is not None else self.msg
         raw = self.raw(name, msg)
         if raw is None:
             return None
+        capped = self._capped(name, raw)
+        if capped is not None:  # policy.default's header parser is quadratic: never hand it a huge value
+            return _decode_words(capped)
         if self.modern and not _SURROGATES.search(raw):  # policy.default turns raw 8-bit into U+FFFD
             if self.fast:
                 fast = _plain_unstructured(raw) if name != "Message-ID" else None
@@ -405,10 +419,13 @@ class _Reader:
         if raw is None:
             return ()
         pairs: list[tuple[str, str]] = []
+        capped = self._capped(name, raw)
+        if capped is not None:  # too long for policy.default (quadratic): the legacy parser below reads it
+            raw = capped
         plain = _plain_addresses(raw) if self.fast else None
         if plain is not None:
             pairs = plain
-        elif self.modern and not _SURROGATES.search(raw):
+        elif capped is None and self.modern and not _SURROGATES.search(raw):
             try:
                 value: Any = email.policy.default.header_fetch_parse(name, raw) if self.fast else self.msg.get(name)
                 for a in getattr(value, "addresses", ()):
