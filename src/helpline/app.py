@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from helpline import __version__
 from helpline.accounts import service as accounts
 from helpline.accounts.service import Actor, SlidingWindowLimiter
+from helpline.channels.chat.socket import VisitorRegistry
 from helpline.channels.email.imap import ImapIntake
 from helpline.channels.email.listener import SmtpListener
 from helpline.config import Settings, load_settings
@@ -57,6 +58,8 @@ class Runtime:
         self.form_limiter = SlidingWindowLimiter(settings.form_posts_per_minute)
         self.templates = make_environment()
         self.hub = Hub(self)
+        # Live chat: this process's visitor sockets (/widget/v1/ws), fed by the event bus.
+        self.chat = VisitorRegistry(self)
         self.routing = RoutingHost(self.db, self.bus, clock=routing_clock, database_url=settings.database_url)
         self._token_cache: dict[str, tuple[float, Actor]] = {}
         self._checkpointer: asyncio.Task[None] | None = None
@@ -74,6 +77,7 @@ class Runtime:
             self._checkpointer = asyncio.create_task(self._checkpoint_wal(), name="wal-checkpoint")
         self.sweeper.start()
         self.hub.start()
+        self.chat.start()
         await self.routing.start()
         if self.imap is not None:
             await self.imap.start()
@@ -96,6 +100,7 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checkpointer
         await self.routing.stop()
+        await self.chat.stop()
         await self.hub.stop()
         await self.sweeper.stop()
         await self.bus.stop()
@@ -364,4 +369,17 @@ def create_app(settings: Settings | None = None, *, routing_clock: Clock | None 
 
     app.include_router(suspended_pages.router)
     app.include_router(suspended_pages.pages)
+    # Live chat: /api/v1/chat-channels, /admin/chat, the widget's /widget/v1 HTTP calls and socket
+    # (importing the service registers the "chat" reply adapter).
+    from helpline.channels.chat import pages as chat_pages
+    from helpline.channels.chat import routes as chat_routes
+    from helpline.channels.chat import socket as chat_socket
+    from helpline.channels.chat import visitor as chat_visitor
+
+    for module in (chat_routes, chat_pages, chat_visitor, chat_socket):
+        app.include_router(module.router)
+    # The live chat widget script, GET /widget.js (embedded on customers' websites).
+    from helpline.channels.chat import widget_asset
+
+    app.include_router(widget_asset.router)
     return app

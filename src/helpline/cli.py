@@ -35,6 +35,7 @@ def serve(
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     smtp = f"smtp://{settings.smtp_host}:{settings.smtp_port}" if settings.smtp_port else "off"
     typer.echo(f"Helpline on http://{host or settings.host}:{port or settings.port} · SMTP listener: {smtp}")
+    _raise_open_files_limit()
     uvicorn.run(
         "helpline.app:create_app",
         factory=True,
@@ -47,6 +48,19 @@ def serve(
         # Our frames are tiny signals; compressing each one cost more CPU than it saved bytes.
         ws_per_message_deflate=False,
     )
+
+
+def _raise_open_files_limit() -> None:
+    """Every chat visitor and agent holds a socket: lift the soft open-files limit to the hard one."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 1_048_576
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError):  # a container may refuse; serving still works, with fewer sockets
+            logging.getLogger(__name__).warning("could not raise the open-files limit above %s", soft)
 
 
 @app.command()

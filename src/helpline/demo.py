@@ -2598,6 +2598,7 @@ async def load_demo(db: Database, *, progress: bool = True) -> DemoSummary:
     if existing is not None:
         await _create_routing(db, existing)  # a demo loaded before routing existed gets it now
         await _create_mailbox(db, existing)  # and a demo loaded before mailboxes existed, its mailbox
+        await _create_chat_channel(db, existing)  # and one from before live chat, its chat channel
         return await _summary(db, existing, created=False)
 
     rng = random.Random(SEED)
@@ -2630,6 +2631,7 @@ async def load_demo(db: Database, *, progress: bool = True) -> DemoSummary:
     # After the history: the past conversations stay unrouted, new ones go through the rules.
     await _create_routing(db, ids.tenant_id)
     await _create_mailbox(db, ids.tenant_id)
+    await _create_chat_channel(db, ids.tenant_id)
     return await _summary(db, ids.tenant_id, created=True)
 
 
@@ -2723,6 +2725,24 @@ async def _create_mailbox(db: Database, tenant_id: int) -> None:
         await mailboxes.create_mailbox(session=session, actor=Actor.system(tenant_id), secret_key="", values={
             "address": DEMO_MAILBOX, "display_name": DEMO_TENANT_NAME,
             "signature": f"{DEMO_TENANT_NAME}\nhttps://{DEMO_DOMAIN}", "auto_acknowledge": True,
+        })
+
+
+DEMO_CHAT_ORIGINS = ["http://127.0.0.1:8000", "http://localhost:8000"]
+
+
+async def _create_chat_channel(db: Database, tenant_id: int) -> None:
+    """A live chat channel the widget may use from the demo server's own pages; once."""
+    from helpline.channels.chat import service as chat
+    from helpline.channels.chat.models import ChatChannel
+
+    async with db.transaction() as session:
+        if await session.scalar(select(ChatChannel.id).where(ChatChannel.tenant_id == tenant_id)) is not None:
+            return
+        await chat.create_channel(session=session, actor=Actor.system(tenant_id), values={
+            "name": f"{DEMO_TENANT_NAME} website", "allowed_origins": DEMO_CHAT_ORIGINS,
+            "greeting": "Hello! How can we help?",
+            "offline_message": "We are not online right now. Leave a message and we answer by email.",
         })
 
 

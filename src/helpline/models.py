@@ -1,6 +1,7 @@
 """Every domain's tables, imported in one place so that migrations see the whole schema."""
 
 from helpline.accounts import models as accounts
+from helpline.channels.chat import models as chat
 from helpline.channels.email import models as email
 from helpline.contacts import models as contacts
 from helpline.conversations import models as conversations
@@ -10,4 +11,4 @@ from helpline.routing import models as routing
 
 metadata = Base.metadata
 
-__all__ = ["Job", "accounts", "contacts", "conversations", "email", "metadata", "routing"]
+__all__ = ["Job", "accounts", "chat", "contacts", "conversations", "email", "metadata", "routing"]

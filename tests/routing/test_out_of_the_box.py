@@ -37,3 +37,27 @@ def test_the_first_admin_gets_a_default_queue_and_the_first_conversation_is_offe
             assert [o["conversation_id"] for o in offers] == [conversation_id]
     finally:
         server.stop()
+
+
+def test_an_agent_created_with_the_cli_while_the_server_runs_can_go_available(tmp_path: Path):
+    """The CLI's process has no way to tell the running server (no Redis): the engine loads her on first use."""
+    url = new_database(tmp_path, "late")
+    cli(url, tmp_path, "user", "create", "--email", "boss@example.com", "--role", "admin",
+        "--password", "long-enough-pw")
+    boss = cli(url, tmp_path, "token", "create", "--email", "boss@example.com").strip().splitlines()[-1]
+    server = start_server(url, tmp_path / "var")
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as api:
+            # The engine is loaded now, before the new agent exists.
+            assert api.get("/api/v1/routing/wallboard", headers={"Authorization": f"Bearer {boss}"}).status_code == 200
+            assert api.put("/api/v1/routing/agents/me/state", json={"state": "available"},
+                           headers={"Authorization": f"Bearer {boss}"}).status_code == 200
+            cli(url, tmp_path, "user", "create", "--email", "late@example.com", "--role", "agent",
+                "--password", "long-enough-pw")
+            late = cli(url, tmp_path, "token", "create", "--email", "late@example.com").strip().splitlines()[-1]
+            answer = api.put("/api/v1/routing/agents/me/state", json={"state": "available"},
+                             headers={"Authorization": f"Bearer {late}"})
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["state"] == "available"
+    finally:
+        server.stop()

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.accounts import service as accounts
 from helpline.app import CSP
+from helpline.channels.chat.service import visitor_panel_for
 from helpline.channels.email import display as email_display
 from helpline.channels.outbound import Recipients
 from helpline.contacts import service as contacts
@@ -193,6 +194,7 @@ async def _conversation_context(
         "history": history,
         "field_labels": {f.key: f.label for f in fields},
         "links": links,
+        "chat_visitor": await visitor_panel_for(session, conversation),  # live chat: the visitor's pages, browser
         "statuses": list(Status),
         "priorities": list(Priority),
     }

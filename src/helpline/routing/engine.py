@@ -470,6 +470,20 @@ class RoutingEngine:
     def item_ids(self) -> list[str]:
         return list(self._items)
 
+    def could_take(self, queue_id: str | None, channel: str) -> bool:
+        """Is an agent there who could be offered ``channel`` work from this queue now (read-only)?
+
+        Available, or busy with room left for the channel; among the queue's widest (fully expanded)
+        eligible agents, or any agent when the queue is unknown. Chat asks this before it opens.
+        """
+        queue = self._queues.get(queue_id) if queue_id is not None else None
+        candidates: Iterable[str] = (queue.eligible[-1] if queue.eligible else ()) if queue else self._agents
+        for agent_id in candidates:
+            agent = self._agents.get(agent_id)
+            if agent is not None and agent.presence() in (Presence.AVAILABLE, Presence.BUSY) and agent.fits(channel):
+                return True
+        return False
+
     def agent_record(self, agent_id: str) -> AgentRecord:
         """One agent's stored row as it is now (the persistence layer writes it after each change)."""
         return _agent_record(self._agent(agent_id))

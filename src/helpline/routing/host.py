@@ -32,6 +32,7 @@ import psycopg
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from helpline.accounts.models import User
 from helpline.accounts.service import Actor
 from helpline.conversations.models import PRIORITY_RANK, Conversation, Status
 from helpline.db import Database
@@ -43,7 +44,7 @@ from helpline.routing import models as m
 from helpline.routing.clock import Clock, SystemClock
 from helpline.routing.config import Presence
 from helpline.routing.engine import RoutingEngine
-from helpline.routing.errors import QueueFull
+from helpline.routing.errors import QueueFull, UnknownAgent
 from helpline.routing.records import ItemStatus
 from helpline.routing.records import WorkItem as EngineItem
 
@@ -209,6 +210,26 @@ class RoutingHost:
         return state.engine if state else None
 
     async def _run(self, tenant_id: int, op: str, args: dict[str, Any]) -> Any:
+        """Run an operation; an agent created where no event reached us (another process without
+        Redis, e.g. `helpline user create` beside an embedded server) is loaded on first use."""
+        try:
+            return await self._queue_op(tenant_id, op, args)
+        except UnknownAgent:
+            if not await self._is_active_user(tenant_id, args.get("user_id")):
+                raise
+            await self._queue_op(tenant_id, "reload", {})
+            return await self._queue_op(tenant_id, op, args)
+
+    async def _is_active_user(self, tenant_id: int, user_id: Any) -> bool:
+        if not isinstance(user_id, int | str) or not str(user_id).isdigit():
+            return False
+        async with self.db.read() as session:
+            found = await session.scalar(
+                select(User.id).where(User.id == int(user_id), User.tenant_id == tenant_id, User.is_active.is_(True))
+            )
+        return found is not None
+
+    async def _queue_op(self, tenant_id: int, op: str, args: dict[str, Any]) -> Any:
         """Queue an operation for the tenant's worker and wait for its own result (or DomainError)."""
         if op not in OPERATIONS:
             raise KeyError(f"unknown routing operation {op!r}")

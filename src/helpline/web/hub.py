@@ -24,6 +24,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -128,6 +129,9 @@ class Hub:
             return
         if not connections:
             return
+        if event.type == "chat.visitor_typing":
+            self._send_visitor_typing(event, connections)
+            return
         if event.type in CONVERSATION_EVENTS:
             payload = json.dumps(
                 {
@@ -231,6 +235,16 @@ class Hub:
         if not viewers:
             self.viewers.pop(key, None)
         self._send_viewers(*key)
+
+    def _send_visitor_typing(self, event: Event, connections: Iterable[Connection]) -> None:
+        """A chat visitor types: agents who have that conversation open see it."""
+        conversation_id = event.data.get("conversation_id")
+        payload = json.dumps(
+            {"type": "visitor_typing", "conversation_id": conversation_id, "typing": bool(event.data.get("typing"))}
+        )
+        for connection in connections:
+            if connection.viewing == conversation_id:
+                _offer(connection, payload)
 
     def viewers_of(self, tenant_id: int, conversation_id: int) -> list[Viewer]:
         now = time.monotonic()

@@ -138,6 +138,7 @@
     // Frames that queued up on the server while it was sending arrive together.
     if (frame.type === "batch") return (frame.frames || []).forEach(handle);
     if (frame.type === "viewers") return renderViewers(frame);
+    if (frame.type === "visitor_typing") return renderVisitorTyping(frame);
     // An offer or a state change for me: the header (state, offers) fetches itself again.
     if (frame.type === "routing") return debounce("agent-bar", () => refresh("#agent-bar"), 30);
     if (frame.type === "wallboard") return debounce("wallboard", () => refresh("#wallboard"), 100);
@@ -177,6 +178,17 @@
     clearTimeout(typingTimer);
     typingTimer = setTimeout(() => sendTyping(false), 5000);
   });
+
+  let visitorTypingTimer = null;
+  function renderVisitorTyping(frame) {
+    const box = $("#visitor-typing");
+    if (!box || frame.conversation_id !== conversationId()) return;
+    box.textContent = body.dataset.tVisitorTyping;
+    box.classList.toggle("hidden", !frame.typing);
+    clearTimeout(visitorTypingTimer);
+    // A visitor who closes the tab never says "stopped": the mark fades on its own.
+    if (frame.typing) visitorTypingTimer = setTimeout(() => box.classList.add("hidden"), 8000);
+  }
 
   function renderViewers(frame) {
     const box = $("#collision");

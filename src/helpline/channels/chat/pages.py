@@ -1,0 +1,163 @@
+"""Admin pages for chat channels: the list with each website's embed snippet, the new/edit form, delete.
+
+The form works without JavaScript. A refused save shows the service's error above the form, naming
+the field, with everything typed still there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from helpline.accounts import service as accounts
+from helpline.channels.chat import service
+from helpline.channels.chat.models import ChatChannel
+from helpline.errors import DomainError
+from helpline.web.deps import Ctx, admin_page_context
+from helpline.web.i18n import gettext_for
+from helpline.web.pages import error_text, render
+
+router = APIRouter(include_in_schema=False)
+TEXT_FIELDS = ("name", "colour", "position", "greeting", "offline_message", "language")
+
+
+def _field_label(field: str | None, _: Callable[[str], str]) -> str | None:
+    labels = {
+        "name": _("Name"),
+        "allowed_origins": _("Allowed websites"),
+        "team_id": _("Team"),
+        "colour": _("Colour"),
+        "position": _("Position"),
+        "greeting": _("Greeting"),
+        "prechat.name": _("Ask for the name"),
+        "prechat.email": _("Ask for the email address"),
+        "offline_message": _("Message when nobody is available"),
+        "language": _("Language"),
+    }
+    return labels.get(field or "")
+
+
+def _error(request: Request, ctx: Ctx, exc: DomainError) -> str:
+    _ = gettext_for(ctx.actor.language).gettext
+    label = _field_label(exc.field, _)
+    if label is None:
+        return error_text(request, exc, ctx)
+    return _("%(field)s: %(problem)s") % {"field": label, "problem": exc.translated(_, capitalised=False)}
+
+
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _form(channel: ChatChannel | None) -> dict[str, Any]:
+    values: dict[str, Any] = {"name": "", **service.DEFAULTS}
+    if channel is not None:
+        values = {name: getattr(channel, name) for name in service.FIELDS}
+    state: dict[str, Any] = {name: str(values[name] or "") for name in TEXT_FIELDS}
+    state["allowed_origins"] = "\n".join(values["allowed_origins"] or [])
+    state["team_id"] = str(values["team_id"] or "")
+    state["is_active"] = bool(values["is_active"])
+    state["prechat_name"] = (values["prechat"] or {}).get("name", "off")
+    state["prechat_email"] = (values["prechat"] or {}).get("email", "off")
+    return state
+
+
+def _form_from_post(form: FormData) -> dict[str, Any]:
+    state: dict[str, Any] = {name: _text(form, name) for name in TEXT_FIELDS}
+    state["allowed_origins"] = _text(form, "allowed_origins")
+    state["team_id"] = _text(form, "team_id").strip()
+    state["is_active"] = _text(form, "is_active") == "1"
+    state["prechat_name"] = _text(form, "prechat_name")
+    state["prechat_email"] = _text(form, "prechat_email")
+    return state
+
+
+def _values(state: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {name: state[name] for name in TEXT_FIELDS}
+    values["allowed_origins"] = state["allowed_origins"]  # one per line; the service splits and checks
+    team = state["team_id"]
+    values["team_id"] = int(team) if team.isdigit() and len(team) < 10 else (team or None)
+    values["is_active"] = state["is_active"]
+    values["prechat"] = {"name": state["prechat_name"], "email": state["prechat_email"]}
+    return values
+
+
+def _base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+@router.get("/admin/chat")
+async def admin_chat(request: Request, ctx: Ctx = Depends(admin_page_context)) -> Response:
+    async with ctx.read() as session:
+        channels = await service.list_channels(session=session, actor=ctx.actor)
+        teams = {t.id: t.name for t in await accounts.list_teams(session=session, actor=ctx.actor)}
+    snippets = {c.id: service.snippet(_base_url(request), c) for c in channels}
+    return render(request, "chat/channels.html", ctx=ctx, channels=channels, teams=teams, snippets=snippets,
+                  saved=request.query_params.get("saved") == "1", tab="chat")
+
+
+async def _form_page(request: Request, ctx: Ctx, channel: ChatChannel | None, form: dict[str, Any], *,
+                     error: str | None = None, error_field: str | None = None, status_code: int = 200) -> Response:
+    async with ctx.read() as session:
+        teams = await accounts.list_teams(session=session, actor=ctx.actor)
+    return render(
+        request, "chat/channel.html", ctx=ctx, channel=channel, form=form, teams=teams, error=error,
+        error_field=error_field or "", status_code=status_code, positions=service.POSITIONS,
+        widget_languages=service.WIDGET_LANGUAGES, prechat_modes=service.PRECHAT_MODES,
+        snippet=service.snippet(_base_url(request), channel) if channel is not None else "", tab="chat",
+    )
+
+
+@router.get("/admin/chat/new")
+async def admin_new_channel(request: Request, ctx: Ctx = Depends(admin_page_context)) -> Response:
+    return await _form_page(request, ctx, None, _form(None))
+
+
+@router.get("/admin/chat/{channel_id}")
+async def admin_edit_channel(channel_id: int, request: Request, ctx: Ctx = Depends(admin_page_context)) -> Response:
+    async with ctx.read() as session:
+        channel = await service.get_channel(session=session, actor=ctx.actor, channel_id=channel_id)
+        return await _form_page(request, ctx, channel, _form(channel))
+
+
+async def _save(request: Request, ctx: Ctx, channel_id: int | None) -> Response:
+    state = _form_from_post(await request.form())
+    try:
+        async with ctx.transaction() as session:
+            if channel_id is None:
+                await service.create_channel(session=session, actor=ctx.actor, values=_values(state))
+            else:
+                await service.update_channel(session=session, actor=ctx.actor, channel_id=channel_id,
+                                             changes=_values(state))
+    except DomainError as exc:
+        if exc.status_code == 404:
+            raise
+        stored = None
+        if channel_id is not None:
+            async with ctx.read() as session:
+                stored = await service.get_channel(session=session, actor=ctx.actor, channel_id=channel_id)
+        return await _form_page(request, ctx, stored, state, error=_error(request, ctx, exc),
+                                error_field=exc.field, status_code=exc.status_code)
+    return RedirectResponse("/admin/chat?saved=1", status_code=303)
+
+
+@router.post("/admin/chat/new")
+async def admin_create_channel(request: Request, ctx: Ctx = Depends(admin_page_context)) -> Response:
+    return await _save(request, ctx, None)
+
+
+@router.post("/admin/chat/{channel_id}")
+async def admin_update_channel(channel_id: int, request: Request, ctx: Ctx = Depends(admin_page_context)) -> Response:
+    return await _save(request, ctx, channel_id)
+
+
+@router.post("/admin/chat/{channel_id}/delete")
+async def admin_delete_channel(channel_id: int, ctx: Ctx = Depends(admin_page_context)) -> Response:
+    async with ctx.transaction() as session:
+        await service.delete_channel(session=session, actor=ctx.actor, channel_id=channel_id)
+    return RedirectResponse("/admin/chat?saved=1", status_code=303)
