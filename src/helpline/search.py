@@ -18,6 +18,8 @@ from typing import Protocol
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from helpline.sqlite_inline import execute_now, inline_connection
+
 KIND_CODES = {"conversation": 1, "message": 2, "contact": 3}
 MAX_TOKENS = 8
 SNIPPET_CHARS = 160
@@ -139,9 +141,29 @@ SEARCH_TABLES = ("search_fts", "search_documents")
 _FTS_DELETE = text("DELETE FROM search_fts WHERE rowid = :rowid")
 
 
+_FTS_INSERT_SQL = (
+    "INSERT INTO search_fts (rowid, scope, title, body, kind, ref_id, conversation_id, contact_id)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_FTS_DELETE_SQL = "DELETE FROM search_fts WHERE rowid = ?"
+
+
+def _fts_row(doc: SearchDocument) -> tuple[object, ...]:
+    return (doc.doc_id, f"t{doc.tenant_id} k{doc.kind}", doc.title, doc.body, doc.kind, doc.ref_id,
+            doc.conversation_id, doc.contact_id)
+
+
 class Fts5Index:
     async def upsert(self, session: AsyncSession, doc: SearchDocument, *, fresh: bool = False) -> None:
         """Index a document; ``fresh`` says it is new, so there is nothing to replace."""
+        # On the inline writer, straight to sqlite3: through SQLAlchemy each of these costs
+        # ~0.1 ms of Python for a few µs of SQLite, and intake writes two or three per request.
+        connection = await inline_connection(session)
+        if connection is not None:
+            if not fresh:
+                execute_now(connection, _FTS_DELETE_SQL, (doc.doc_id,))
+            execute_now(connection, _FTS_INSERT_SQL, _fts_row(doc))
+            return
         if not fresh:
             await session.execute(_FTS_DELETE, {"rowid": doc.doc_id})
         await session.execute(

@@ -31,6 +31,14 @@ from helpline.contacts.models import (
 from helpline.errors import Conflict, Invalid, NotFound
 from helpline.events import Event, on_commit
 from helpline.search import SearchDocument, index_for
+from helpline.sqlite_inline import (
+    bind_value,
+    execute_now,
+    inline_connection_flushed,
+    load_row,
+    select_list,
+    write_new,
+)
 
 HANDLE_RE = re.compile(r"^[\w.@+\-:]{1,200}$")
 FIELD_KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -67,6 +75,17 @@ async def find_by_identity(
 ) -> Contact | None:
     """The contact who owns this identity, if any (one query: intake asks this for every message)."""
     normalised = normalise_identity(kind, value)
+    connection = await inline_connection_flushed(session)
+    if connection is not None:
+        # The SQLite writer: one prebuilt statement, no ORM query (a fifth of an intake's cost).
+        row = execute_now(
+            connection,
+            f"SELECT {select_list(session, Contact)} FROM contacts JOIN contact_identities"
+            " ON contact_identities.contact_id = contacts.id WHERE contact_identities.tenant_id = ?"
+            " AND contact_identities.kind = ? AND contact_identities.value = ?",
+            (tenant_id, bind_value(session, ContactIdentity.__table__.c.kind, kind), normalised),
+        ).fetchone()
+        return load_row(session, Contact, row) if row is not None else None
     return await session.scalar(
         select(Contact)
         .join(ContactIdentity, ContactIdentity.contact_id == Contact.id)
@@ -107,9 +126,11 @@ async def _create_intake_contact(
     _check_language(language)
     contact = Contact(tenant_id=actor.tenant_id, name=(name.strip() or normalised)[:200], language=language,
                       notes="", custom_fields={})
-    session.add(contact)
-    await session.flush()
-    session.add(ContactIdentity(tenant_id=actor.tenant_id, contact_id=contact.id, kind=kind, value=normalised))
+    # Straight to the database on SQLite (write_new): the ORM's flush cost more than the rows.
+    await write_new(session, contact)
+    await write_new(
+        session, ContactIdentity(tenant_id=actor.tenant_id, contact_id=contact.id, kind=kind, value=normalised)
+    )
     await index_for(session).upsert(
         session,
         SearchDocument(tenant_id=actor.tenant_id, kind="contact", ref_id=contact.id, title=contact.name,
