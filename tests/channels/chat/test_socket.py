@@ -269,6 +269,9 @@ async def test_malformed_frames_get_error_frames_and_the_socket_lives_on(live_se
         await visitor.send({"type": "message", "client_id": "", "text": "x"})
         error = await visitor.next("error")
         assert error["code"] == "invalid" and error["field"] == "client_id"
+        await visitor.send({"type": "message", "client_id": "blank-1", "text": "   "})
+        error = await visitor.next("error")
+        assert error["code"] == "invalid" and error["client_id"] == "blank-1"  # the widget marks that one
         await visitor.send(b"\x00\x01binary")
         assert (await visitor.next("error"))["code"] == "bad_frame"
         await visitor.send({"type": "ping"})

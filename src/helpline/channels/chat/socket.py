@@ -453,7 +453,10 @@ async def _handle(rt: Runtime, sock: VisitorSocket, raw: str) -> None:
     try:
         await handler(rt, sock, frame)
     except DomainError as exc:
-        await send(sock, _error("invalid", exc.message, field=exc.field))
+        # The refused message's client_id lets the widget mark that very message "not sent".
+        client_id = frame.get("client_id") if kind == "message" else None
+        extra = {"client_id": client_id} if isinstance(client_id, str) else {}
+        await send(sock, _error("invalid", exc.message, field=exc.field, **extra))
 
 
 async def _refuse(sock: VisitorSocket, code: str, detail: str, **extra: Any) -> None:
