@@ -42,6 +42,9 @@ from helpline.conversations.models import Conversation, Direction, Message, Stat
 from helpline.db import utcnow
 from helpline.errors import Invalid, NotFound
 from helpline.events import Event, on_commit
+from helpline.validation import CONTROL, TEXT_CONTROL
+from helpline.validation import one_line as _line
+from helpline.validation import text_value as _string
 
 CHANNELS_CHANGED = "chat.channels_changed"
 MAX_NAME = 120
@@ -57,8 +60,6 @@ WIDGET_LANGUAGES = ("auto", *accounts.LANGUAGES)
 PRECHAT_FIELDS = ("name", "email")
 PRECHAT_MODES = ("off", "optional", "required")
 COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
-CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
-TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 HOST = re.compile(r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?$|^\[[0-9a-f:.]{2,45}\]$")
 
 DEFAULTS: dict[str, Any] = {
@@ -73,31 +74,6 @@ DEFAULTS: dict[str, Any] = {
     "is_active": True,
 }
 FIELDS = ("name", *DEFAULTS)
-
-
-def N_(message: str) -> str:
-    """Marks a message for extraction; it is translated where it is shown."""
-    return message
-
-
-# --- checking values ---------------------------------------------------------------------------
-
-
-def _string(value: object, name: str) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise Invalid("must be text", field=name)
-    return value
-
-
-def _line(value: object, name: str, limit: int) -> str:
-    text = _string(value, name).strip()
-    if CONTROL.search(text):
-        raise Invalid("must be one line, without control characters", field=name)
-    if len(text) > limit:
-        raise Invalid("is too long (at most %(limit)s characters)", field=name, limit=limit)
-    return text
 
 
 def _name(value: object) -> str:

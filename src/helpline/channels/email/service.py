@@ -36,6 +36,9 @@ from helpline.crypto import decrypt_secret, encrypt_secret
 from helpline.db import utcnow
 from helpline.errors import Conflict, Invalid, NotFound, format_message
 from helpline.events import Event, on_commit
+from helpline.validation import CONTROL, N_, TEXT_CONTROL
+from helpline.validation import one_line as _line
+from helpline.validation import text_value as _string
 
 MAILBOXES_CHANGED = "email.mailboxes_changed"
 MAX_DISPLAY_NAME = 120
@@ -48,8 +51,6 @@ CHECK_TIMEOUT = 15.0  # seconds a "Test connection" may take in all
 # A DNS name (letters, digits, - _ .) or an IP address; no spaces, no CR/LF, nothing a command could hide in.
 HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
 IPV6 = re.compile(r"^\[?[0-9A-Fa-f:.]{2,45}\]?$")
-CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
-SIGNATURE_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 # What a new mailbox is when a value is not given (the model's defaults, spelled out so a draft
 # that never reaches the database has them too).
@@ -78,32 +79,6 @@ FIELDS = ("address", *DEFAULTS)
 PASSWORDS = ("imap_password", "smtp_password")
 
 
-def N_(message: str) -> str:
-    """Marks a message for extraction; it is translated where it is shown."""
-    return message
-
-
-# --- checking values ---------------------------------------------------------------------------
-
-
-def _string(value: object, name: str) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise Invalid("must be text", field=name)
-    return value
-
-
-def _line(value: object, name: str, limit: int) -> str:
-    """One line of text: no CR/LF or other control characters (they would end up in mail headers)."""
-    text = _string(value, name).strip()
-    if CONTROL.search(text):
-        raise Invalid("must be one line, without control characters", field=name)
-    if len(text) > limit:
-        raise Invalid("is too long (at most %(limit)s characters)", field=name, limit=limit)
-    return text
-
-
 def normalise_address(value: object) -> str:
     """The address as stored: checked by email-validator, lower-cased."""
     text = _string(value, "address").strip()
@@ -126,7 +101,7 @@ def _display_name(value: object) -> str:
 
 def _signature(value: object) -> str:
     text = _string(value, "signature").replace("\r\n", "\n").replace("\r", "\n").strip("\n")
-    if SIGNATURE_CONTROL.search(text):
+    if TEXT_CONTROL.search(text):
         raise Invalid("must be plain text, without control characters", field="signature")
     if len(text) > MAX_SIGNATURE:
         raise Invalid("is too long (at most %(limit)s characters)", field="signature", limit=MAX_SIGNATURE)
