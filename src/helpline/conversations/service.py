@@ -669,6 +669,36 @@ async def add_message(
     return stored
 
 
+async def set_delivery_status(session: AsyncSession, message_id: int, status: str) -> None:
+    """How an outbound message's delivery stands, as its channel reports it (queued, sent, failed).
+
+    A change after the first report is published as ``message.updated`` after the commit, so the
+    workspace shows it live; the first (written with the message) rides on ``message.created``.
+    """
+    message = await session.get(Message, message_id)
+    if message is None or message.delivery_status == status:
+        return
+    first, message.delivery_status = message.delivery_status is None, status
+    if first:
+        return
+    conversation = await session.get(Conversation, message.conversation_id)
+    if conversation is not None:
+        on_commit(
+            session,
+            Event(
+                "message.updated",
+                conversation.tenant_id,
+                {**_summary(conversation), "message_id": message.id, "delivery_status": status},
+            ),
+        )
+
+
+def rewrite_message_html(message: Message, html: str) -> None:
+    """Replace a message's HTML in its own transaction (a channel rewriting ``cid:`` links to the stored
+    attachments, whose ids exist only after the insert). The caller hands over already sanitised HTML."""
+    message.body_html = html
+
+
 async def _change_status(
     session: AsyncSession, actor: Actor, conversation: Conversation, status: Status
 ) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
+from starlette.datastructures import FormData
 
 from helpline.errors import DomainError
 from helpline.web.deps import Ctx
@@ -36,6 +38,24 @@ def page_language(request: Request, ctx: Ctx | None = None) -> str:
 def error_text(request: Request, exc: DomainError, ctx: Ctx | None = None, language: str | None = None) -> str:
     """A domain error's message for a page: in the viewer's language, capitalised."""
     return exc.translated(gettext_for(language or page_language(request, ctx)).gettext)
+
+
+FieldLabels = Callable[[str | None, Callable[[str], str]], str | None]
+
+
+def labelled_error_text(request: Request, ctx: Ctx, exc: DomainError, label_for: FieldLabels) -> str:
+    """A form's error in the viewer's language, after the label of the field it is about (when known)."""
+    _ = gettext_for(ctx.actor.language).gettext
+    label = label_for(exc.field, _)
+    if label is None:
+        return error_text(request, exc, ctx)
+    return _("%(field)s: %(problem)s") % {"field": label, "problem": exc.translated(_, capitalised=False)}
+
+
+def form_text(form: FormData, name: str) -> str:
+    """A text field of a posted form; "" when missing or a file."""
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
 
 
 def render(

@@ -18,8 +18,7 @@ from helpline.channels.chat import service
 from helpline.channels.chat.models import ChatChannel
 from helpline.errors import DomainError
 from helpline.web.deps import Ctx, admin_page_context
-from helpline.web.i18n import gettext_for
-from helpline.web.pages import error_text, render
+from helpline.web.pages import form_text, labelled_error_text, render
 
 router = APIRouter(include_in_schema=False)
 TEXT_FIELDS = ("name", "colour", "position", "greeting", "offline_message", "language")
@@ -42,16 +41,7 @@ def _field_label(field: str | None, _: Callable[[str], str]) -> str | None:
 
 
 def _error(request: Request, ctx: Ctx, exc: DomainError) -> str:
-    _ = gettext_for(ctx.actor.language).gettext
-    label = _field_label(exc.field, _)
-    if label is None:
-        return error_text(request, exc, ctx)
-    return _("%(field)s: %(problem)s") % {"field": label, "problem": exc.translated(_, capitalised=False)}
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
+    return labelled_error_text(request, ctx, exc, _field_label)
 
 
 def _form(channel: ChatChannel | None) -> dict[str, Any]:
@@ -68,12 +58,12 @@ def _form(channel: ChatChannel | None) -> dict[str, Any]:
 
 
 def _form_from_post(form: FormData) -> dict[str, Any]:
-    state: dict[str, Any] = {name: _text(form, name) for name in TEXT_FIELDS}
-    state["allowed_origins"] = _text(form, "allowed_origins")
-    state["team_id"] = _text(form, "team_id").strip()
-    state["is_active"] = _text(form, "is_active") == "1"
-    state["prechat_name"] = _text(form, "prechat_name")
-    state["prechat_email"] = _text(form, "prechat_email")
+    state: dict[str, Any] = {name: form_text(form, name) for name in TEXT_FIELDS}
+    state["allowed_origins"] = form_text(form, "allowed_origins")
+    state["team_id"] = form_text(form, "team_id").strip()
+    state["is_active"] = form_text(form, "is_active") == "1"
+    state["prechat_name"] = form_text(form, "prechat_name")
+    state["prechat_email"] = form_text(form, "prechat_email")
     return state
 
 

@@ -405,10 +405,8 @@ async def _bounce(session: AsyncSession, prepared: Prepared, delivery: Delivery)
     reason = _bounce_reason(prepared)
     outbound.send_status = SendStatus.failed
     outbound.send_error = reason
-    bounced = await session.get(Message, outbound.message_id)
-    if bounced is not None:
-        # The thread shows the reply as not delivered.
-        bounced.delivery_status = "failed"
+    # The thread shows the reply as not delivered.
+    await conversations.set_delivery_status(session, outbound.message_id, SendStatus.failed.value)
     conversation = await _follow_merges(session, delivery.tenant_id, outbound.conversation_id)
     note = await conversations.add_message(
         session=session,
@@ -675,6 +673,5 @@ async def _link_inline_images(
         attachment_id = by_cid.get(unquote(match.group(2)).strip("<>"))
         return f"{match.group(1)}/attachments/{attachment_id}{match.group(1)}" if attachment_id else match.group(0)
 
-    # Writing the column directly: the message is ours, just inserted in this transaction, and
-    # the served URL needs the attachment ids the insert produced.
-    message.body_html = _CID_SRC.sub(served, message.body_html)
+    # The served URL needs the attachment ids the insert produced.
+    conversations.rewrite_message_html(message, _CID_SRC.sub(served, message.body_html))

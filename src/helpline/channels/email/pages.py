@@ -22,8 +22,7 @@ from helpline.channels.email.models import Mailbox, ProcessedAction, Security
 from helpline.channels.email.service import CheckResult
 from helpline.errors import DomainError
 from helpline.web.deps import Ctx, admin_page_context
-from helpline.web.i18n import gettext_for
-from helpline.web.pages import error_text, render
+from helpline.web.pages import form_text, labelled_error_text, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -62,17 +61,7 @@ def _field_label(field: str | None, _: Callable[[str], str]) -> str | None:
 
 
 def _error(request: Request, ctx: Ctx, exc: DomainError) -> str:
-    """The error in the viewer's language, after the label of the field it is about."""
-    _ = gettext_for(ctx.actor.language).gettext
-    label = _field_label(exc.field, _)
-    if label is None:
-        return error_text(request, exc, ctx)
-    return _("%(field)s: %(problem)s") % {"field": label, "problem": exc.translated(_, capitalised=False)}
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
+    return labelled_error_text(request, ctx, exc, _field_label)
 
 
 def _form(mailbox: Mailbox | None) -> dict[str, Any]:
@@ -90,10 +79,10 @@ def _form(mailbox: Mailbox | None) -> dict[str, Any]:
 
 def _form_from_post(form: FormData, mailbox: Mailbox | None) -> dict[str, Any]:
     """The form as posted, to show again (passwords left out; whether one is stored still shows)."""
-    state: dict[str, Any] = {name: _text(form, name).strip() for name in TEXT_FIELDS}
-    state["signature"] = _text(form, "signature")
-    state.update({name: _text(form, name) == "1" for name in CHECKBOXES})
-    state["team_id"] = _text(form, "team_id").strip()
+    state: dict[str, Any] = {name: form_text(form, name).strip() for name in TEXT_FIELDS}
+    state["signature"] = form_text(form, "signature")
+    state.update({name: form_text(form, name) == "1" for name in CHECKBOXES})
+    state["team_id"] = form_text(form, "team_id").strip()
     state["imap_password_set"] = bool(mailbox and mailbox.imap_password_encrypted)
     state["smtp_password_set"] = bool(mailbox and mailbox.smtp_password_encrypted)
     return state
@@ -108,8 +97,8 @@ def _values(form: FormData, state: dict[str, Any]) -> dict[str, Any]:
     rate = state["sender_rate_limit_per_hour"]
     values["sender_rate_limit_per_hour"] = int(rate) if rate.isdigit() and len(rate) < 10 else rate
     for name in service.PASSWORDS:
-        typed = _text(form, name)
-        if _text(form, f"{name}_clear") == "1":
+        typed = form_text(form, name)
+        if form_text(form, f"{name}_clear") == "1":
             values[name] = ""
         elif typed:
             values[name] = typed

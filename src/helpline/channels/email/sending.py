@@ -39,7 +39,6 @@ from helpline.conversations import service as conversations
 from helpline.conversations.models import Attachment, Conversation, Direction, Message
 from helpline.db import utcnow
 from helpline.errors import Invalid
-from helpline.events import Event, on_commit
 from helpline.jobs import JobContext, PermanentJobError, enqueue, job_handler
 from helpline.web.i18n import LANGUAGES, gettext_for
 
@@ -221,20 +220,6 @@ async def thread_of(session: AsyncSession, conversation: Conversation) -> Thread
 # --- the outbound adapter: an agent's reply ------------------------------------------------------
 
 
-def _summary(conversation: Conversation) -> dict[str, Any]:
-    """The conversation part of an event, as ``conversations.service`` builds it."""
-    return {
-        "conversation_id": conversation.id,
-        "number": conversation.number,
-        "status": conversation.status.value,
-        "priority": conversation.priority.value,
-        "channel": conversation.channel,
-        "contact_id": conversation.contact_id,
-        "assignee_id": conversation.assignee_id,
-        "team_id": conversation.team_id,
-    }
-
-
 @outbound_adapter("email", "webform")
 async def queue_reply(
     session: AsyncSession, conversation: Conversation, message: Message, new: conversations.NewMessage
@@ -271,7 +256,7 @@ async def queue_reply(
     )
     session.add(row)
     await session.flush()
-    message.delivery_status = SendStatus.queued.value
+    await conversations.set_delivery_status(session, message.id, SendStatus.queued.value)
     enqueue(session, SEND_JOB, {"email_message_id": row.id}, tenant_id=conversation.tenant_id)
 
 
@@ -382,7 +367,7 @@ async def forward_conversation(
     )
     session.add(row)
     await session.flush()
-    recorded.delivery_status = SendStatus.queued.value
+    await conversations.set_delivery_status(session, recorded.id, SendStatus.queued.value)
     payload = {"email_message_id": row.id, "forward_note": note, "language": actor.language}
     enqueue(session, SEND_JOB, payload, tenant_id=conversation.tenant_id)
     return recorded
@@ -636,19 +621,7 @@ async def _relay_failed(ctx: JobContext, email_id: int, exc: BaseException) -> N
 
 
 async def _set_delivery(session: AsyncSession, row: EmailMessage, status: SendStatus) -> None:
-    message = await session.get(Message, row.message_id)
-    conversation = await session.get(Conversation, row.conversation_id)
-    if message is None or conversation is None or message.delivery_status == status.value:
-        return
-    message.delivery_status = status.value
-    on_commit(
-        session,
-        Event(
-            "message.updated",
-            conversation.tenant_id,
-            {**_summary(conversation), "message_id": message.id, "delivery_status": status.value},
-        ),
-    )
+    await conversations.set_delivery_status(session, row.message_id, status.value)
 
 
 async def _mark_sent(ctx: JobContext, email_id: int, raw: bytes, partial: str) -> None:
