@@ -9,8 +9,9 @@ token from the CLI, one chat channel. Then:
    (issued by ``POST /widget/v1/channels/{key}/sessions``) and stays open; the server's RSS is read
    from ``/proc`` once they are all welcomed.
 2. **Active**: ``--chats`` of those visitors each write a first message (a chat conversation);
-   then ``--agents`` concurrent agents answer through ``POST /api/v1/conversations/{id}/messages``
-   (``--replies`` per chat). Latency is from just before the agent's POST is sent to the moment the
+   then agents answer through ``POST /api/v1/conversations/{id}/messages`` (``--replies`` per chat),
+   open loop at ``--rate`` replies per second (Poisson arrivals; default 50/s: each of 1,000 chats
+   answered about every 20 s). Latency is from just before the agent's POST is sent to the moment the
    visitor's socket has the ``message`` frame.
 
     .venv/bin/python bench/chat_ws.py                          # the issue's figures (10,000 idle, 1,000 chats)
@@ -26,6 +27,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import resource
 import shutil
 import sys
@@ -38,7 +40,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
 import websockets
-from _harness import cli, create_admin, create_token, headline, percentile, print_header, start_server
+from _harness import (
+    cli,
+    create_admin,
+    create_token,
+    headline,
+    percentile,
+    print_header,
+    proc_cpu_seconds,
+    start_py_spy,
+    start_server,
+)
 
 ORIGIN = "http://bench.chat.example"
 ADMIN_EMAIL = "bench-chat@example.com"
@@ -46,6 +58,8 @@ ADMIN_PASSWORD = "bench-password-123"
 TARGET_IDLE = 10_000
 TARGET_RSS_MB = 1024
 TARGET_P99_MS = 100
+# 1,000 active chats, each answered by its agent about every 20 s (agents read and type): 50 replies/s.
+DEFAULT_RATE = 50.0
 
 
 def rss_mb(pid: int) -> float:
@@ -163,37 +177,53 @@ async def run(args: argparse.Namespace, url: str, pid: int, api_token: str, key:
         ids = await chat_ids(http, api_token, len(chats))
         print(f"   {len(ids)} chat conversations open", flush=True)
         latencies: list[float] = []
-        queue: asyncio.Queue[tuple[Visitor, int, str]] = asyncio.Queue()
-        for round_ in range(args.replies):
-            for i, visitor in enumerate(chats):
-                if f"bench chat {i}" in ids:
-                    queue.put_nowait((visitor, ids[f"bench chat {i}"], f"answer {round_} to chat {i}"))
+        work = [(chats[i], ids[f"bench chat {i}"], f"answer {round_} to chat {i}")
+                for round_ in range(args.replies) for i in range(len(chats)) if f"bench chat {i}" in ids]
+        random.Random(7).shuffle(work)
         headers = {"Authorization": f"Bearer {api_token}"}
 
-        async def agent() -> None:
-            while not queue.empty():
-                visitor, conversation_id, text = queue.get_nowait()
-                arrived: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-                visitor.waiting[text] = arrived
-                sent = time.perf_counter()
-                answer = await http.post(f"/api/v1/conversations/{conversation_id}/messages", headers=headers,
-                                         json={"body": text, "direction": "outbound"})
-                answer.raise_for_status()
-                try:
-                    latencies.append((await asyncio.wait_for(arrived, 10) - sent) * 1000)
-                except TimeoutError:
-                    latencies.append(10_000.0)  # lost: counts as 10 s
+        async def reply(visitor: Visitor, conversation_id: int, text: str) -> None:
+            arrived: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+            visitor.waiting[text] = arrived
+            sent = time.perf_counter()
+            answer = await http.post(f"/api/v1/conversations/{conversation_id}/messages", headers=headers,
+                                     json={"body": text, "direction": "outbound"})
+            answer.raise_for_status()
+            try:
+                latencies.append((await asyncio.wait_for(arrived, 10) - sent) * 1000)
+            except TimeoutError:
+                latencies.append(10_000.0)  # lost: counts as 10 s
 
+        # Open loop: replies arrive at --rate per second (Poisson), whether or not earlier ones are done,
+        # as agents' replies do; a closed loop would only measure how long a queue of our own making is.
+        arrivals = random.Random(11)
+        spy = None
+        if args.profile:
+            spy_out = Path(__file__).resolve().parent / "profiles" / f"chat-replies-{int(time.time())}.{args.profile}.txt"
+            spy = start_py_spy(pid, spy_out, len(work) / args.rate, args.profile)
+            print(f"   py-spy stacks: {spy_out}  (summary: .venv/bin/python bench/profile_summary.py {spy_out})")
+        cpu_before = proc_cpu_seconds(pid)
         started = time.monotonic()
-        await asyncio.gather(*(agent() for _ in range(args.agents)))
+        tasks: list[asyncio.Task[None]] = []
+        due = started
+        for visitor, conversation_id, text in work:
+            due += arrivals.expovariate(args.rate)
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(reply(visitor, conversation_id, text)))
+        await asyncio.gather(*tasks)
         elapsed = time.monotonic() - started
+        cpu_ms_per_reply = (proc_cpu_seconds(pid) - cpu_before) * 1000 / max(1, len(work))
+        if spy is not None:
+            spy.wait()
         for visitor in visitors:
             if visitor.reader is not None:
                 visitor.reader.cancel()
         await asyncio.gather(*(v.ws.close() for v in visitors), return_exceptions=True)
     return {
         "idle": len(visitors), "idle_rss": idle_rss, "base_rss": base_rss, "latencies": latencies,
-        "replies_per_s": len(latencies) / elapsed if elapsed else 0.0,
+        "replies_per_s": len(latencies) / elapsed if elapsed else 0.0, "cpu_ms_per_reply": cpu_ms_per_reply,
     }
 
 
@@ -202,7 +232,10 @@ def main() -> None:
     parser.add_argument("--idle", type=int, default=TARGET_IDLE, help="visitor sockets held open")
     parser.add_argument("--chats", type=int, default=1000, help="of those, visitors who chat")
     parser.add_argument("--replies", type=int, default=3, help="agent replies per chat")
-    parser.add_argument("--agents", type=int, default=20, help="agents replying at once")
+    parser.add_argument("--rate", type=float, default=DEFAULT_RATE,
+                        help="agent replies per second, all chats together (open loop, Poisson arrivals)")
+    parser.add_argument("--profile", choices=["py-spy", "py-spy-gil", "py-spy-idle"], default="",
+                        help="sample the server with py-spy while the agents reply")
     parser.add_argument("--database-url", default="", help="default: a fresh SQLite file")
     args = parser.parse_args()
     args.chats = min(args.chats, args.idle)
@@ -226,7 +259,8 @@ def main() -> None:
     finally:
         shutil.rmtree(var_dir, ignore_errors=True)
     lat = result["latencies"]
-    print(f"   delivery: {len(lat)} replies at {result['replies_per_s']:.0f}/s; p50 {percentile(lat, 50):.1f} ms, "
+    print(f"   delivery: {len(lat)} replies offered at {args.rate:.0f}/s, done at {result['replies_per_s']:.0f}/s, "
+          f"{result['cpu_ms_per_reply']:.1f} ms server CPU each; p50 {percentile(lat, 50):.1f} ms, "
           f"p99 {percentile(lat, 99):.1f} ms, max {max(lat) if lat else float('nan'):.1f} ms")
     print(f"   targets: {TARGET_IDLE} idle under {TARGET_RSS_MB} MB RSS; p99 < {TARGET_P99_MS} ms")
     print(headline(idle_connections=result["idle"], idle_rss_mb=float(result["idle_rss"]),

@@ -141,7 +141,7 @@ def test_an_offer_goes_to_one_agent_then_the_next_and_the_wallboard_follows(
     expect(bela.get_by_role("heading", name="Mein Wasserkocher ist kaputt")).to_be_visible()
     expect(bela.locator("#p-assignee option:checked")).to_have_text("Béla Bodnár")
     expect(bela.locator("#agent-bar .agent-state")).to_contain_text("Busy", timeout=LIVE)
-    expect(bela.locator("#transfer-box")).to_contain_text("Transfer to queue")
+    expect(bela.locator("#transfer-box")).to_contain_text("Transfer")
     bela.screenshot(path=str(artifacts / "agent-busy-conversation.png"))
 
     # The wallboard followed without a reload: answered, nobody waiting, Béla busy with it.
@@ -170,6 +170,17 @@ def test_an_offer_goes_to_one_agent_then_the_next_and_the_wallboard_follows(
     assert changed.status_code == 200, changed.text
     expect(anna.locator("#agent-bar .agent-state")).to_contain_text("Available", timeout=LIVE)
     expect_not_reloaded(anna)
+
+    # Béla hands the conversation to Anna with a note; it is hers, and she reads why.
+    bela.reload()
+    bela.locator("#transfer-target").select_option(label="Anna Angyal — Available")
+    bela.locator("#transfer-note").fill("She asked for Anna by name")
+    bela.locator("#transfer-box").get_by_role("button", name="Transfer").click()
+    expect(bela.locator("#transfer-box .transfer-done")).to_have_text("Transferred to Anna Angyal.", timeout=LIVE)
+    anna.goto(bela.url)
+    expect(anna.locator("#p-assignee option:checked")).to_have_text("Anna Angyal")
+    expect(anna.locator(".thread")).to_contain_text("She asked for Anna by name")
+    expect(anna.locator(".thread")).to_contain_text("Transferred to Anna Angyal")
 
 
 def test_agents_get_the_403_page_for_the_wallboard(live_server: Server, browser_as: Callable[[User], Page]) -> None:

@@ -378,6 +378,47 @@ async def test_an_accepted_conversation_transferred_leaves_the_agent(floor: Floo
     assert await floor.assignee(conversation_id) is None
 
 
+
+async def test_the_transfer_note_is_an_internal_note_the_next_agent_reads(floor: Floor) -> None:
+    conversation_id = await floor.arrive()
+    response = await floor.post(
+        f"/api/v1/conversations/{conversation_id}/transfer",
+        floor.anna,
+        {"queue_id": floor.other_queue_id, "note": "Rechnungsfrage, Kunde wartet seit Montag"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["to"] == "queue" and response.json()["name"] == "Rechnungen"
+    messages = (await floor.http.get(f"/api/v1/conversations/{conversation_id}", headers=floor.bela.headers)).json()
+    notes = [m for m in messages["messages"] if m["direction"] == "note"]
+    assert [n["body_text"] for n in notes] == ["Rechnungsfrage, Kunde wartet seit Montag"]
+
+
+async def test_transfer_to_an_agent_assigns_it_to_them_with_the_note(floor: Floor) -> None:
+    await floor.available(floor.anna, floor.bela)
+    conversation_id = await floor.arrive()
+    offered_to = floor.anna if await floor.offers(floor.anna) else floor.bela
+    other = floor.bela if offered_to is floor.anna else floor.anna
+    await floor.post(f"/api/v1/routing/offers/{conversation_id}/accept", offered_to)
+    response = await floor.post(
+        f"/api/v1/conversations/{conversation_id}/transfer", offered_to, {"agent_id": other.id, "note": "Du kennst ihn"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["to"] == "agent" and response.json()["target_id"] == other.id
+    assert await floor.assignee(conversation_id) == other.id
+    item = await floor.item(conversation_id)
+    assert item.status == "assigned" and item.agent_id == other.id
+    conversation = (await floor.http.get(f"/api/v1/conversations/{conversation_id}", headers=other.headers)).json()
+    assert [m["body_text"] for m in conversation["messages"] if m["direction"] == "note"] == ["Du kennst ihn"]
+
+
+async def test_transfer_to_another_tenants_agent_is_not_found(floor: Floor, other_tenant_admin: Person) -> None:
+    conversation_id = await floor.arrive()
+    response = await floor.post(
+        f"/api/v1/conversations/{conversation_id}/transfer", floor.anna, {"agent_id": other_tenant_admin.id}
+    )
+    assert response.status_code == 404 and response.json()["field"] == "agent_id"
+    assert await floor.assignee(conversation_id) is None
+
 @pytest.mark.parametrize(
     ("body", "status", "field"),
     [
@@ -385,8 +426,12 @@ async def test_an_accepted_conversation_transferred_leaves_the_agent(floor: Floo
         ({"queue_id": "billing"}, 422, "body.queue_id"),
         ({"queue_id": -1}, 422, "body.queue_id"),
         ({"queue_id": 2**63}, 422, "body.queue_id"),
-        ({}, 422, "body.queue_id"),
-        ({"queue_id": None}, 422, "body.queue_id"),
+        ({}, 422, "queue_id"),
+        ({"queue_id": None}, 422, "queue_id"),
+        ({"queue_id": "QUEUE", "agent_id": "ANNA"}, 422, "agent_id"),
+        ({"agent_id": 987654}, 404, "agent_id"),
+        ({"agent_id": "anna"}, 422, "body.agent_id"),
+        ({"queue_id": "QUEUE", "note": "a\x00b"}, 422, "note"),
         ({"queue_id": "QUEUE", "note": 5}, 422, "body.note"),
         ({"queue_id": "QUEUE", "note": "x" * 1001}, 422, "body.note"),
         ({"queue_id": "QUEUE", "note": ["a"]}, 422, "body.note"),
@@ -394,7 +439,8 @@ async def test_an_accepted_conversation_transferred_leaves_the_agent(floor: Floo
 )
 async def test_a_bad_transfer_names_the_field(floor: Floor, body: dict[str, Any], status: int, field: str) -> None:
     conversation_id = await floor.arrive()
-    body = {k: (floor.other_queue_id if v == "QUEUE" else v) for k, v in body.items()}
+    values = {"QUEUE": floor.other_queue_id, "ANNA": floor.anna.id}
+    body = {k: values.get(v, v) if isinstance(v, str) else v for k, v in body.items()}
     response = await floor.post(f"/api/v1/conversations/{conversation_id}/transfer", floor.anna, body)
     assert response.status_code == status, response.text
     assert response.json()["field"] == field

@@ -272,26 +272,50 @@ async def test_transfer_to_another_queue_from_the_conversation_page(floor: Floor
     assert f'hx-get="/conversations/{conversation_id}/transfer"' in page.text
 
     card = await browser.get(f"/conversations/{conversation_id}/transfer")
-    assert "Transfer to queue" in card.text and "Billing" in card.text
+    assert "Transfer" in card.text and "Billing" in card.text
 
     response = await browser.post(
         f"/conversations/{conversation_id}/transfer",
-        data={"queue_id": str(floor.billing_id), "note": "Rechnungsfrage"},
+        data={"target": f"queue:{floor.billing_id}", "note": "Rechnungsfrage <b>dringend</b>"},
         headers=htmx(token),
     )
     assert response.status_code == 200 and "Transferred to Billing." in response.text
     await floor.host.idle()
     assert (await floor.item(conversation_id)).queue_id == floor.billing_id
+    page = await browser.get(f"/conversations/{conversation_id}")
+    assert "Transferred to the queue Billing" in page.text
+    assert "Rechnungsfrage &lt;b&gt;dringend&lt;/b&gt;" in page.text  # the note, as text
 
 
-async def test_transfer_without_a_queue_names_the_field(floor: Floor, browser: httpx.AsyncClient):
+async def test_transfer_to_an_agent_lists_them_with_their_state(floor: Floor, browser: httpx.AsyncClient):
+    anna = await person(floor, "anna@acme.test", name="Anna")
+    bela = await person(floor, "bela@acme.test", name="Béla")
+    token = await log_in(browser, anna)
+    conversation_id = await floor.arrive()
+    card = await browser.get(f"/conversations/{conversation_id}/transfer")
+    assert f'value="agent:{bela.id}">Béla — Offline' in card.text
+    assert f'value="agent:{anna.id}"' not in card.text  # not to oneself
+    response = await browser.post(
+        f"/conversations/{conversation_id}/transfer",
+        data={"target": f"agent:{bela.id}", "note": "Kennt den Kunden"},
+        headers=htmx(token),
+    )
+    assert response.status_code == 200 and "Transferred to Béla." in response.text
+    async with floor.db.read() as session:
+        conversation = await session.get(Conversation, conversation_id)
+        assert conversation is not None and conversation.assignee_id == bela.id
+    assert "Transferred to Béla" in (await browser.get(f"/conversations/{conversation_id}")).text
+
+
+@pytest.mark.parametrize("target", ["", "queue:", "queue:abc", "team:1", "agent:99999999999"])
+async def test_transfer_without_a_target_names_the_field(floor: Floor, browser: httpx.AsyncClient, target: str):
     anna = await person(floor, "anna@acme.test", name="Anna")
     token = await log_in(browser, anna)
     conversation_id = await floor.arrive()
     response = await browser.post(
-        f"/conversations/{conversation_id}/transfer", data={"queue_id": ""}, headers=htmx(token)
+        f"/conversations/{conversation_id}/transfer", data={"target": target}, headers=htmx(token)
     )
-    assert response.status_code == 422 and "Choose a queue" in response.text
+    assert response.status_code == 422 and "Choose a queue or an agent" in response.text
 
 
 # ---------------------------------------------------------------------- wallboard

@@ -23,6 +23,7 @@ from helpline.db import Database
 from helpline.errors import Conflict, Invalid, PermissionDenied
 from helpline.routing import models as m
 from helpline.routing import service as routing
+from helpline.routing import transfer as transfers
 from helpline.routing.clock import ManualClock
 from helpline.routing.host import RoutingHost
 from tests.conftest import Person, make_person
@@ -264,15 +265,14 @@ async def test_manual_assignment_and_transfer_follow_the_conversation(
         await session.flush()
         other_id = other.id
     await desk.host.execute(desk.tenant_id, "reload")
-    async with desk.db.read() as session:
-        await routing.transfer_to_queue(
-            session=session,
-            host=desk.host,
-            actor=bela.actor,
-            conversation_id=conversation_id,
-            queue_id=other_id,
-            note="billing question",
-        )
+    await transfers.transfer(
+        db=desk.db,
+        host=desk.host,
+        actor=bela.actor,
+        conversation_id=conversation_id,
+        queue_id=other_id,
+        note="billing question",
+    )
     await desk.host.idle()
     item = await desk.item(conversation_id)
     assert item.queue_id == other_id

@@ -40,6 +40,7 @@ from helpline.routing import service as routing
 from helpline.search import SearchDocument, SearchHit, index_for
 from helpline.sqlite_inline import write_new
 from helpline.storage import StoredFile
+from helpline.validation import TEXT_CONTROL
 
 MAX_BODY_CHARS = 100_000
 MAX_SUBJECT_CHARS = 300
@@ -545,10 +546,12 @@ async def _insert_message(
     *,
     author_contact_id: int | None = None,
     with_rows: Sequence[Any] = (),
+    searchable: bool = True,
 ) -> Message:
     """Store a message, its attachments and its search document; the caller keeps the counters.
 
     ``with_rows`` are other new rows to write in the same go (intake's work item and timeline).
+    ``searchable=False``: no search document (the same automatic text on every conversation).
     """
     text, html = _bodies(new)
     message = Message(
@@ -581,19 +584,20 @@ async def _insert_message(
                 for stored in new.attachments
             ),
         )
-    await index_for(session).upsert(
-        session,
-        SearchDocument(
-            tenant_id=conversation.tenant_id,
-            kind="message",
-            ref_id=message.id,
-            title=conversation.subject,
-            body=text,
-            conversation_id=conversation.id,
-            contact_id=conversation.contact_id,
-        ),
-        fresh=True,
-    )
+    if searchable:
+        await index_for(session).upsert(
+            session,
+            SearchDocument(
+                tenant_id=conversation.tenant_id,
+                kind="message",
+                ref_id=message.id,
+                title=conversation.subject,
+                body=text,
+                conversation_id=conversation.id,
+                contact_id=conversation.contact_id,
+            ),
+            fresh=True,
+        )
     on_commit(
         session,
         Event(
@@ -667,6 +671,28 @@ async def add_message(
     elif status_after is not None:
         await _change_status(session, actor, conversation, status_after)
     return stored
+
+
+async def record_automatic_message(
+    *, session: AsyncSession, conversation: Conversation, message: NewMessage
+) -> Message:
+    """A message Helpline itself sent the customer (an email auto-acknowledgement), for the thread.
+
+    Not an agent's reply: it sets no first response, changes no status, is not handed to the
+    outbound adapters (the channel that made it sends it), is not indexed for search, and the
+    inbox keeps the customer's words as preview and activity time.
+    """
+    stored = await _insert_message(
+        session, Actor.system(conversation.tenant_id), conversation, Direction.outbound, message, searchable=False
+    )
+    conversation.message_count += 1
+    conversation.updated_at = utcnow()
+    return stored
+
+
+def record_event(session: AsyncSession, conversation: Conversation, kind: str, **details: Any) -> None:
+    """A timeline entry by Helpline itself (a channel reporting, e.g. an acknowledgement sent)."""
+    _timeline(session, conversation, Actor.system(conversation.tenant_id), kind, **details)
 
 
 async def set_delivery_status(session: AsyncSession, message_id: int, status: str) -> None:
@@ -782,6 +808,69 @@ async def update_conversation(
             session,
             Event("conversation.updated", actor.tenant_id, {**_summary(conversation), "changes": changed}),
         )
+    return conversation
+
+
+
+async def record_timeline(
+    *, session: AsyncSession, actor: Actor, conversation_id: int, kind: str, **details: Any
+) -> Conversation:
+    """A timeline entry another domain writes (a transfer, a rating, an automatic e-mail); open pages refresh."""
+    conversation = await get_conversation(session=session, actor=actor, conversation_id=conversation_id)
+    _timeline(session, conversation, actor, kind, **details)
+    on_commit(
+        session,
+        Event("conversation.updated", actor.tenant_id, {**_summary(conversation), "changes": {kind: details}}),
+    )
+    return conversation
+
+
+MAX_RATING_COMMENT = 2000
+
+
+def _rating_score(value: object) -> int:
+    # JSON gives bool, float and str as readily as int: only a whole number 1-5 is a rating.
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
+        raise Invalid("give a rating from 1 to 5", field="score")
+    return value
+
+
+def _rating_comment(value: object) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise Invalid("must be text", field="comment")
+    text = TEXT_CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n")).strip()
+    if len(text) > MAX_RATING_COMMENT:
+        raise Invalid("is too long (at most %(limit)s characters)", field="comment", limit=MAX_RATING_COMMENT)
+    return text
+
+
+async def rate_conversation(
+    *, session: AsyncSession, actor: Actor, conversation_id: int, score: object, comment: object = None
+) -> Conversation:
+    """The customer's satisfaction: a whole number 1-5 and an optional comment (control characters removed).
+
+    A new rating replaces the last one; each lands on the timeline ("Customer rated 4/5").
+    """
+    value, text = _rating_score(score), _rating_comment(comment)
+    conversation = await get_conversation(session=session, actor=actor, conversation_id=conversation_id)
+    if conversation.merged_into_id is not None:  # the chat goes on in the conversation it was merged into
+        conversation = await get_conversation(
+            session=session, actor=actor, conversation_id=conversation.merged_into_id
+        )
+    previous = conversation.satisfaction_score
+    conversation.satisfaction_score, conversation.satisfaction_comment = value, text
+    conversation.rated_at = conversation.updated_at = utcnow()
+    _timeline(session, conversation, actor, "satisfaction", score=value, previous=previous)
+    on_commit(
+        session,
+        Event(
+            "conversation.updated",
+            conversation.tenant_id,
+            {**_summary(conversation), "changes": {"satisfaction": [previous, value]}},
+        ),
+    )
     return conversation
 
 

@@ -1,5 +1,5 @@
 """The agent's and the supervisor's routing UI: the state and offers in the workspace header, "get next
-item", transfer to a queue on the conversation page, and the wallboard.
+item", transfer to a queue or an agent on the conversation page, and the wallboard.
 
 The header fragment (``/agent/bar``) is loaded by every workspace page and fetched again when the
 hub signals a change for this agent (an offer, a state change made by routing or a supervisor); the
@@ -19,6 +19,7 @@ from markupsafe import Markup, escape
 
 from helpline.errors import Invalid
 from helpline.routing import service as routing
+from helpline.routing import transfer as transfers
 from helpline.web.deps import Ctx, page_context
 from helpline.web.i18n import gettext_for
 from helpline.web.pages import render
@@ -171,42 +172,45 @@ async def _transfer_card(request: Request, ctx: Ctx, conversation_id: int, **ext
     async with ctx.read() as session:
         await conversations.get_conversation(session=session, actor=ctx.actor, conversation_id=conversation_id)
         queues = await routing.queues_for_transfer(session, ctx.actor)
+        agents = await transfers.agents_for_transfer(session, ctx.actor)
     return render(
         request,
         "routing/agent_transfer.html",
         ctx=ctx,
         conversation_id=conversation_id,
         queues=queues,
+        agents=agents,
         **extra,
     )
+
+
+def _transfer_target(target: str) -> dict[str, int]:
+    """``queue:12`` or ``agent:7`` from the form's one select."""
+    kind, _, number = target.partition(":")
+    if kind not in ("queue", "agent") or not number.isdigit() or len(number) > 9:
+        raise Invalid("choose a queue or an agent", field="target")
+    return {f"{kind}_id": int(number)}
 
 
 @router.post("/conversations/{conversation_id}/transfer")
 async def transfer(
     conversation_id: int,
     request: Request,
-    queue_id: str = Form("", max_length=20),
+    target: str = Form("", max_length=20),
     note: str = Form("", max_length=1000),
     ctx: Ctx = Depends(page_context),
 ) -> Response:
-    from helpline.conversations import service as conversations
-
-    if not queue_id.isdigit() or len(queue_id) > 9:
-        raise Invalid("choose a queue", field="queue_id")
-    async with ctx.read() as session:
-        await conversations.get_conversation(session=session, actor=ctx.actor, conversation_id=conversation_id)
-        await routing.transfer_to_queue(
-            session=session,
-            host=ctx.runtime.routing,
-            actor=ctx.actor,
-            conversation_id=conversation_id,
-            queue_id=int(queue_id),
-            note=note.strip() or None,
-        )
-        names = dict(await routing.queues_for_transfer(session, ctx.actor))
+    done = await transfers.transfer(
+        db=ctx.runtime.db,
+        host=ctx.runtime.routing,
+        actor=ctx.actor,
+        conversation_id=conversation_id,
+        note=note,
+        **_transfer_target(target),
+    )
     if not _htmx(request):
         return _back(request)
-    return await _transfer_card(request, ctx, conversation_id, done=names.get(int(queue_id), ""))
+    return await _transfer_card(request, ctx, conversation_id, done=done.target.name)
 
 
 # ---------------------------------------------------------------------- wallboard

@@ -11,12 +11,14 @@ from fastapi.responses import Response
 
 from helpline.errors import PermissionDenied
 from helpline.routing import service
+from helpline.routing import transfer as transfers
 from helpline.routing.agent_schemas import (
     AgentStateUpdate,
     AgentStatusRead,
     OfferAnswer,
     PendingOfferRead,
     RoutedItem,
+    TransferRead,
     TransferRequest,
     WallboardRead,
 )
@@ -135,19 +137,27 @@ async def end_wrap_up(ctx: Ctx = Depends(api_context)) -> None:
 # --- transfer and the wallboard --------------------------------------------------------------
 
 
-@router.post("/conversations/{conversation_id}/transfer", response_model=RoutedItem)
-async def transfer(conversation_id: int, body: TransferRequest, ctx: Ctx = Depends(api_context)) -> RoutedItem:
-    """Send the conversation to another queue; it keeps its age there."""
-    async with ctx.read() as session:
-        result = await service.transfer_to_queue(
-            session=session,
-            host=ctx.runtime.routing,
-            actor=ctx.actor,
-            conversation_id=conversation_id,
-            queue_id=body.queue_id,
-            note=body.note,
-        )
-    return RoutedItem.model_validate(result)
+@router.post("/conversations/{conversation_id}/transfer", response_model=TransferRead)
+async def transfer(conversation_id: int, body: TransferRequest, ctx: Ctx = Depends(api_context)) -> TransferRead:
+    """Send the conversation to another queue (it keeps its age there) or to an agent; the note becomes
+    an internal note for whoever takes it next."""
+    done = await transfers.transfer(
+        db=ctx.runtime.db,
+        host=ctx.runtime.routing,
+        actor=ctx.actor,
+        conversation_id=conversation_id,
+        queue_id=body.queue_id,
+        agent_id=body.agent_id,
+        note=body.note,
+    )
+    routed = done.routed if isinstance(done.routed, dict) else {}
+    return TransferRead(
+        conversation_id=conversation_id,
+        to=done.target.kind,
+        target_id=done.target.id,
+        name=done.target.name,
+        work_item_id=routed.get("work_item_id"),
+    )
 
 
 @router.get("/routing/wallboard", response_model=WallboardRead)

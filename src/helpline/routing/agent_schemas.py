@@ -58,11 +58,20 @@ class RoutedItem(BaseModel):
     conversation_id: int | None
 
 
+class TransferRead(BaseModel):
+    conversation_id: int
+    to: str = Field(description='"queue" or "agent"')
+    target_id: int
+    name: str
+    work_item_id: int | None = Field(default=None, description="the routed item (queue transfers)")
+
+
 class TransferRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    queue_id: int = Field(ge=1, le=MAX_ID)
-    note: str | None = Field(default=None, max_length=1000)
+    queue_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="transfer to this queue …")
+    agent_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="… or to this agent (give one)")
+    note: str | None = Field(default=None, max_length=1000, description="an internal note for the next agent")
 
 
 class QueueBoardRead(BaseModel):

@@ -254,22 +254,6 @@ async def end_wrap_up(*, host: RoutingHost, actor: Actor) -> None:
     await host.execute(actor.tenant_id, "end_wrap_up", user_id=_own(actor))
 
 
-async def transfer_to_queue(
-    *, session: AsyncSession, host: RoutingHost, actor: Actor, conversation_id: int, queue_id: int, note: str | None
-) -> Any:
-    conversation = await session.get(Conversation, conversation_id)
-    if conversation is None or conversation.tenant_id != actor.tenant_id:
-        raise NotFound("no such conversation", field="conversation_id")
-    queue = await session.get(m.Queue, queue_id)
-    if queue is None or queue.tenant_id != actor.tenant_id:
-        raise NotFound("no such queue", field="queue_id")
-    if note is not None and len(note) > 1000:
-        raise Invalid("the note is too long (at most %(n)s characters)", field="note", n=1000)
-    return await host.execute(
-        actor.tenant_id, "transfer", conversation_id=conversation_id, queue_id=queue_id, note=note
-    )
-
-
 # ---------------------------------------------------------------------- what the header shows
 
 
