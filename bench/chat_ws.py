@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import httpx
 import websockets
 from _harness import (
+    PROFILES,
     cli,
     create_admin,
     create_token,
@@ -199,7 +200,7 @@ async def run(args: argparse.Namespace, url: str, pid: int, api_token: str, key:
         arrivals = random.Random(11)
         spy = None
         if args.profile:
-            spy_out = Path(__file__).resolve().parent / "profiles" / f"chat-replies-{int(time.time())}.{args.profile}.txt"
+            spy_out = PROFILES / f"chat-replies-{int(time.time())}.{args.profile}.txt"
             spy = start_py_spy(pid, spy_out, len(work) / args.rate, args.profile)
             print(f"   py-spy stacks: {spy_out}  (summary: .venv/bin/python bench/profile_summary.py {spy_out})")
         cpu_before = proc_cpu_seconds(pid)

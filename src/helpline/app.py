@@ -382,4 +382,10 @@ def create_app(settings: Settings | None = None, *, routing_clock: Clock | None 
     from helpline.channels.chat import widget_asset
 
     app.include_router(widget_asset.router)
+    # Canned replies: /api/v1/canned-replies and the /replies page (inserted by the composer's picker).
+    from helpline.replies import pages as reply_pages
+    from helpline.replies import routes as reply_routes
+
+    app.include_router(reply_routes.router)
+    app.include_router(reply_pages.router)
     return app

@@ -57,6 +57,9 @@ class Settings:
     # Helpline's own SMTP listener (inbound mail for the configured mailboxes); port 0 = off.
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
+    # The listener offers STARTTLS with this certificate chain and key (PEM files); "" = no TLS.
+    smtp_tls_cert: str = ""
+    smtp_tls_key: str = ""
     # Largest inbound email (whole message, attachments included); bigger mail gets SMTP 552.
     email_max_bytes: int = 30 * 1024 * 1024
     # IMAP intake: seconds between polls of each mailbox (IDLE brings new mail sooner); 0 = no pollers.
@@ -86,6 +89,8 @@ def load_settings() -> Settings:
         secure_cookies=os.environ.get("HELPLINE_SECURE_COOKIES", "") in ("1", "true", "yes"),
         smtp_host=os.environ.get("HELPLINE_SMTP_HOST") or "127.0.0.1",
         smtp_port=_int("HELPLINE_SMTP_PORT", 2525),
+        smtp_tls_cert=os.environ.get("HELPLINE_SMTP_TLS_CERT", ""),
+        smtp_tls_key=os.environ.get("HELPLINE_SMTP_TLS_KEY", ""),
         email_max_bytes=_int("HELPLINE_EMAIL_MAX_BYTES", 30 * 1024 * 1024),
         imap_poll_seconds=_int("HELPLINE_IMAP_POLL_SECONDS", 60),
     )

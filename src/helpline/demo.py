@@ -2599,6 +2599,7 @@ async def load_demo(db: Database, *, progress: bool = True) -> DemoSummary:
         await _create_routing(db, existing)  # a demo loaded before routing existed gets it now
         await _create_mailbox(db, existing)  # and a demo loaded before mailboxes existed, its mailbox
         await _create_chat_channel(db, existing)  # and one from before live chat, its chat channel
+        await _create_canned_replies(db, existing)  # and one from before canned replies, a few of them
         return await _summary(db, existing, created=False)
 
     rng = random.Random(SEED)
@@ -2632,6 +2633,7 @@ async def load_demo(db: Database, *, progress: bool = True) -> DemoSummary:
     await _create_routing(db, ids.tenant_id)
     await _create_mailbox(db, ids.tenant_id)
     await _create_chat_channel(db, ids.tenant_id)
+    await _create_canned_replies(db, ids.tenant_id)
     return await _summary(db, ids.tenant_id, created=True)
 
 
@@ -2744,6 +2746,30 @@ async def _create_chat_channel(db: Database, tenant_id: int) -> None:
             "greeting": "Hello! How can we help?",
             "offline_message": "We are not online right now. Leave a message and we answer by email.",
         })
+
+
+DEMO_CANNED_REPLIES = (
+    ("Greeting", "hello", "Hello {{customer.first_name}},\n\nthank you for contacting {{company.name}}. "
+     "I am {{agent.first_name}} and I will take care of your request."),
+    ("Refund on its way", "refund", "Hello {{customer.first_name}},\n\nyour refund has been issued. It reaches "
+     "your account within 5 business days. Your reference number is #{{conversation.number}}.\n\n"
+     "Best regards,\n{{agent.name}}"),
+    ("Anything else?", "thanks", "Thank you, {{customer.first_name}}! Is there anything else I can do for you?"),
+)
+
+
+async def _create_canned_replies(db: Database, tenant_id: int) -> None:
+    """A few shared canned replies for every agent's composer; once (skipped when the company has any)."""
+    from helpline.replies import service as replies
+    from helpline.replies.models import CannedReply
+
+    async with db.transaction() as session:
+        if await session.scalar(select(CannedReply.id).where(CannedReply.tenant_id == tenant_id).limit(1)):
+            return
+        for title, shortcut, body in DEMO_CANNED_REPLIES:
+            await replies.create_reply(session=session, actor=Actor.system(tenant_id), values={
+                "title": title, "shortcut": shortcut, "body": body, "visibility": "shared",
+            })
 
 
 @contextmanager

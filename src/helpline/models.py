@@ -7,8 +7,9 @@ from helpline.contacts import models as contacts
 from helpline.conversations import models as conversations
 from helpline.db import Base
 from helpline.jobs import Job
+from helpline.replies import models as replies
 from helpline.routing import models as routing
 
 metadata = Base.metadata
 
-__all__ = ["Job", "accounts", "chat", "contacts", "conversations", "email", "metadata", "routing"]
+__all__ = ["Job", "accounts", "chat", "contacts", "conversations", "email", "metadata", "replies", "routing"]

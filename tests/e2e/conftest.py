@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.conftest import Server, cli
+from tests.e2e.chat_site import host_origin  # noqa: F401 - a fixture for the chat tests
 
 PASSWORD = "correct-horse-battery-staple"
 VIEWPORT = {"width": 1280, "height": 800}

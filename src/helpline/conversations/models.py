@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Enum, ForeignKey, Index, Integer, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from helpline.db import Base, UTCDateTime, utcnow
@@ -73,6 +73,11 @@ class Conversation(Base):
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     solved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The customer's satisfaction (CSAT) at the end of a chat: 1-5 and an optional comment. A new
+    # rating replaces the last (the customer may change their mind); the timeline keeps each one.
+    satisfaction_score: Mapped[int | None] = mapped_column(SmallInteger, default=None)
+    satisfaction_comment: Mapped[str | None] = mapped_column(String(2000), default=None)
+    rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class Message(Base):

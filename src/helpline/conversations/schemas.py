@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, computed_field, model_validator
 
 from helpline.conversations.models import Direction, Priority, Status
 
@@ -114,6 +114,14 @@ class MessageRead(BaseModel):
     attachments: list[AttachmentRead] = Field(default_factory=list)
 
 
+class SatisfactionRead(BaseModel):
+    """The customer's rating of the conversation (end of a chat); set by the customer only."""
+
+    score: int = Field(ge=1, le=5)
+    comment: str
+    rated_at: datetime
+
+
 class ConversationRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -136,6 +144,20 @@ class ConversationRead(BaseModel):
     last_activity_at: datetime
     first_response_at: datetime | None
     solved_at: datetime | None
+    # Read from the table's columns, answered as one ``satisfaction`` object (read-only).
+    satisfaction_score: int | None = Field(default=None, exclude=True)
+    satisfaction_comment: str | None = Field(default=None, exclude=True)
+    rated_at: datetime | None = Field(default=None, exclude=True)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def satisfaction(self) -> SatisfactionRead | None:
+        """The customer's rating (1-5, a comment, when), or null before they rated."""
+        if self.satisfaction_score is None or self.rated_at is None:
+            return None
+        return SatisfactionRead(
+            score=self.satisfaction_score, comment=self.satisfaction_comment or "", rated_at=self.rated_at
+        )
 
 
 class ConversationDetail(ConversationRead):

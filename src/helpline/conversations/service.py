@@ -38,7 +38,7 @@ from helpline.html import html_to_text, sanitise_html
 from helpline.language import detect_language
 from helpline.routing import service as routing
 from helpline.search import SearchDocument, SearchHit, index_for
-from helpline.sqlite_inline import write_new
+from helpline.sqlite_inline import execute_now, inline_connection_flushed, write_new
 from helpline.storage import StoredFile
 from helpline.validation import TEXT_CONTROL
 
@@ -318,7 +318,21 @@ def _clean_subject(subject: str) -> str:
     return subject
 
 
+# The last message's bodies: intake asks for them four times (checks, preview, the row), and
+# sanitising an email's HTML costs more than the rest of those checks together.
+_last_bodies: tuple[NewMessage, tuple[str, str]] | None = None
+
+
 def _bodies(new: NewMessage) -> tuple[str, str]:
+    global _last_bodies
+    if _last_bodies is not None and _last_bodies[0] is new:
+        return _last_bodies[1]
+    bodies = _checked_bodies(new)
+    _last_bodies = (new, bodies)
+    return bodies
+
+
+def _checked_bodies(new: NewMessage) -> tuple[str, str]:
     html = sanitise_html(new.body_html) if new.body_html else ""
     text = new.body_text or (html_to_text(html) if html else "")
     if len(text) > MAX_BODY_CHARS or len(html) > MAX_BODY_CHARS * 2:
@@ -528,6 +542,16 @@ def _summary(conversation: Conversation) -> dict[str, Any]:
 
 
 async def _known_external_id(session: AsyncSession, tenant_id: int, channel: str, external_id: str) -> bool:
+    connection = await inline_connection_flushed(session)
+    if connection is not None:  # the SQLite writer: one prebuilt statement (every intake asks)
+        return (
+            execute_now(
+                connection,
+                "SELECT 1 FROM messages WHERE tenant_id = ? AND channel = ? AND external_id = ? LIMIT 1",
+                (tenant_id, channel, external_id),
+            ).fetchone()
+            is not None
+        )
     return bool(
         await session.scalar(
             select(Message.id).where(

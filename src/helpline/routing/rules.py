@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from helpline import events
 from helpline.routing import models as m
@@ -168,9 +168,12 @@ async def tenant_rules(session: AsyncSession, tenant_id: int) -> TenantRules:
     """The tenant's rules, cached; read fresh while this transaction itself changes the configuration."""
     # Changed in this very transaction: what it sees is not committed yet, so it is not cached.
     changing = bool(events.pending_event_types(session).intersection(CONFIG_EVENTS))
-    if session.bind is None:  # not bound to one engine: nothing to key a cache by
+    bind = session.bind
+    # A writer of a SQLite commit group is bound to the group's connection: key by its engine.
+    engine = bind.engine if isinstance(bind, AsyncConnection) else bind
+    if engine is None:  # not bound to one engine: nothing to key a cache by
         return await _load_rules(session, tenant_id)
-    cache = _caches.setdefault(session.bind, {})
+    cache = _caches.setdefault(engine, {})
     cached = cache.get(tenant_id)
     if cached is not None and not changing and cached.expires > time.monotonic():
         return cached

@@ -132,6 +132,9 @@ class Hub:
         if event.type == "chat.visitor_typing":
             self._send_visitor_typing(event, connections)
             return
+        if event.type == "chat.visitor_read":
+            self._send_visitor_read(event.data, connections)
+            return
         if event.type in CONVERSATION_EVENTS:
             payload = json.dumps(
                 {
@@ -245,6 +248,22 @@ class Hub:
         for connection in connections:
             if connection.viewing == conversation_id:
                 _offer(connection, payload)
+
+    def _send_visitor_read(self, data: dict[str, Any], connections: Iterable[Connection]) -> None:
+        """A chat visitor has seen the agents' replies up to one: "Seen" goes under it."""
+        conversation_id = data.get("conversation_id")
+        payload = json.dumps({"type": "visitor_read", "conversation_id": conversation_id, "seq": data.get("seq"),
+                              "message_id": data.get("message_id")})
+        for connection in connections:
+            if connection.viewing == conversation_id:
+                _offer(connection, payload)
+
+    def send_visitor_read_mark(self, connection: Connection, conversation_id: int) -> None:
+        """On opening a chat: the visitor's read mark so far, if this process has heard one."""
+        mark = self.runtime.chat.receipts.marks.visitor_mark(connection.actor.tenant_id, conversation_id)
+        if mark is not None:
+            data = {"conversation_id": conversation_id, "seq": mark.seq, "message_id": mark.message_id}
+            self._send_visitor_read(data, (connection,))
 
     def viewers_of(self, tenant_id: int, conversation_id: int) -> list[Viewer]:
         now = time.monotonic()
@@ -386,11 +405,28 @@ async def _handle_frame(rt: Runtime, connection: Connection, raw: str) -> None:
         if conversation_id is not None and await _may_view(rt, connection.actor, conversation_id):
             await rt.hub.announce(connection, conversation_id, "viewing")
             rt.hub._send_viewers(connection.actor.tenant_id, conversation_id)
+            rt.hub.send_visitor_read_mark(connection, conversation_id)
     elif kind == "typing" and connection.viewing is not None:
         connection.typing = bool(frame.get("typing"))
         await rt.hub.announce(connection, connection.viewing, "typing" if connection.typing else "viewing")
     elif kind == "ping":
         _offer(connection, json.dumps({"type": "pong"}))
+    elif kind == "read":
+        await _read(rt, connection, conversation_id, frame)
+
+
+async def _read(rt: Runtime, connection: Connection, conversation_id: int | None, frame: dict[str, Any]) -> None:
+    """A live chat on the agent's screen up to a message: the visitor's widget shows "Read"."""
+    from helpline.channels.chat import receipts
+    from helpline.errors import DomainError, Invalid
+
+    try:
+        if conversation_id is None:
+            raise Invalid("must be a whole number", field="conversation_id")
+        await receipts.agent_read(rt, actor=connection.actor, conversation_id=conversation_id,
+                                  message_id=frame.get("message_id"), seq=frame.get("seq"))
+    except DomainError as exc:
+        _offer(connection, json.dumps({"type": "error", "detail": exc.message, "field": exc.field}))
 
 
 async def _may_view(rt: Runtime, actor: Actor, conversation_id: int) -> bool:

@@ -67,3 +67,35 @@ async def test_a_chat_crosses_processes_without_gaps_or_doubles(two_processes):
 async def _welcome(server, channel, token):
     async with Visitor(server, channel) as tab:
         return await tab.hello(token, after=999)
+
+
+async def test_read_receipts_cross_processes(two_processes):
+    """The agent on B reads, the visitor on A sees it; the visitor reads, the agent on B sees "Seen";
+    a reload landing on B still gets the mark."""
+    from tests.channels.chat.test_receipts import agent_socket, chat_messages, the_chat
+    from tests.channels.chat.test_socket import start_chat
+
+    a, b = two_processes
+    token = make_user(a, "receipts-scale@acme.test", "admin")
+    created = api(a, token, "POST", "/api/v1/chat-channels", json={"name": "Shop", "allowed_origins": [SITE]})
+    assert created.status_code == 201, created.text
+    shop = created.json()
+    visitor_token = new_token(a, shop)
+    visitor, _ = await start_chat(a, shop, visitor_token)
+    agent = await agent_socket(b, "receipts-agent@acme.test")
+    try:
+        chat = the_chat(b, token)
+        await agent.send({"type": "view", "conversation_id": chat["id"]})
+        first = chat_messages(b, token, chat["id"])[0]
+        await agent.send({"type": "read", "conversation_id": chat["id"], "message_id": first["id"]})
+        assert (await visitor.next("read"))["seq"] == 1
+        await asyncio.to_thread(reply, b, token, chat["id"], "Hallo von B")
+        await visitor.next("message", seq=2)
+        await visitor.send({"type": "read", "seq": 2})
+        assert (await agent.next_frame("visitor_read", timeout=2.0))["seq"] == 2
+    finally:
+        await visitor.__aexit__()
+        await agent.__aexit__()
+    async with Visitor(b, shop) as elsewhere:
+        await elsewhere.hello(visitor_token)
+        assert (await elsewhere.next("read"))["seq"] == 1

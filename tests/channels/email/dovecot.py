@@ -2,6 +2,9 @@
 
 Verified set-up: /work/shared/recipes/dovecot (Debian 12's dovecot-imapd). As root the mail
 processes run as ``nobody``; as any other user everything runs as that user (no chroot).
+
+``dovecot`` speaks plain IMAP; ``dovecot_tls`` also offers STARTTLS on that port and implicit TLS
+(IMAPS, 993-style) on ``ssl_port``, with a certificate signed by the test CA (``certificates``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.channels.email.certificates import Certificates, ServerCert
 from tests.conftest import free_port
 
 CONF = """\
@@ -31,7 +35,7 @@ base_dir = {root}/run
 state_dir = {root}/state
 log_path = /dev/stderr
 info_log_path = /dev/stderr
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 # Failed logins answer after a delay (default 2 s): keep the wrong-password test quick.
@@ -62,7 +66,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {ssl_port}
   }}
 }}
 """
@@ -75,6 +80,7 @@ class Dovecot:
     user: str
     password: str
     root: Path
+    ssl_port: int = 0  # IMAPS (implicit TLS); 0 when the server has no TLS
 
     def connect(self) -> imaplib.IMAP4:
         client = imaplib.IMAP4(self.host, self.port, timeout=10)
@@ -129,11 +135,24 @@ def _binary() -> str:
 @pytest.fixture(name="dovecot")
 def dovecot_server() -> Iterator[Dovecot]:
     """A fresh Dovecot with one user; import ``dovecot_server`` into a test module to use ``dovecot``."""
+    yield from _serve(None)
+
+
+@pytest.fixture(name="dovecot_tls")
+def dovecot_tls_server(certificates: Certificates) -> Iterator[Dovecot]:
+    """Dovecot with STARTTLS on ``port`` and IMAPS on ``ssl_port``; import ``dovecot_tls_server`` and
+    ``certificates_fixture`` into a test module to use ``dovecot_tls``."""
+    yield from _serve(certificates.signed)
+
+
+def _serve(tls: ServerCert | None) -> Iterator[Dovecot]:
     binary = _binary()
     # Short path: Dovecot's unix sockets under base_dir must stay under 108 bytes.
     root = Path(tempfile.mkdtemp(prefix="dc", dir="/tmp"))
     os.chmod(root, 0o755)
     port = free_port()
+    ssl_port = free_port() if tls else 0  # 0 turns the IMAPS listener off
+    ssl = f"ssl = yes\nssl_cert = <{tls.cert}\nssl_key = <{tls.key}" if tls else "ssl = no"
     user, password = "support@example.test", "s3cret-Passw0rd"
     (root / "users").write_text(f"{user}:{{PLAIN}}{password}\n")
     (root / "mail").mkdir()
@@ -146,7 +165,7 @@ def dovecot_server() -> Iterator[Dovecot]:
         users = f"default_internal_user = {me}\ndefault_internal_group = {me}\ndefault_login_user = {me}"
         userdb, chroot = "", "chroot ="
     (root / "dovecot.conf").write_text(
-        CONF.format(root=root, port=port, users=users, userdb=userdb, chroot=chroot)
+        CONF.format(root=root, port=port, ssl_port=ssl_port, ssl=ssl, users=users, userdb=userdb, chroot=chroot)
     )
     log = (root / "dovecot.log").open("wb")
     process = subprocess.Popen([binary, "-F", "-c", str(root / "dovecot.conf")], stdout=log, stderr=log)
@@ -166,7 +185,7 @@ def dovecot_server() -> Iterator[Dovecot]:
             pytest.fail(f"dovecot did not start:\n{text}")
         time.sleep(0.02)
     try:
-        yield Dovecot("127.0.0.1", port, user, password, root)
+        yield Dovecot("127.0.0.1", port, user, password, root, ssl_port)
     finally:
         process.terminate()  # SIGTERM to the master only; it stops its children (~1 s)
         try:

@@ -314,7 +314,7 @@ async def test_automatic_answer_to_our_acknowledgement_is_suspended(
 ) -> None:
     first = await ingest(services, mail(), mailbox_id=mailbox_id)
     number = (await conversation_of(db, first.conversation_id)).number
-    # The acknowledgement is not stored as a message; its id has our format (sending.new_message_id).
+    # An acknowledgement sent before they were stored: only its id's format (sending.new_message_id) says so.
     ack_id = f"<{'b' * 24}.{number}@acme.com>"
     out_of_office = mail(subject="Out of office", In_Reply_To=ack_id, Auto_Submitted="auto-replied")
     result = await ingest(services, out_of_office, mailbox_id=mailbox_id)
@@ -331,11 +331,9 @@ async def test_customer_reply_to_our_acknowledgement_threads(services: Services,
 # --- auto-acknowledgement -----------------------------------------------------------------------
 
 
-async def jobs_of(db: Database) -> list[dict[str, Any]]:
-    from helpline.jobs import Job
-
+async def acknowledgements(db: Database) -> list[EmailMessage]:
     async with db.read() as session:
-        return [j.payload for j in await session.scalars(select(Job)) if j.payload.get("kind") == "auto_ack"]
+        return list(await session.scalars(select(EmailMessage).where(EmailMessage.kind == "auto_ack")))
 
 
 async def test_new_conversation_is_acknowledged_when_the_mailbox_says_so(
@@ -343,11 +341,11 @@ async def test_new_conversation_is_acknowledged_when_the_mailbox_says_so(
 ) -> None:
     mailbox_id = await make_mailbox(db, admin, auto_acknowledge=True)
     await ingest(services, mail(), mailbox_id=mailbox_id)
-    [ack] = await jobs_of(db)
-    assert ack["to"] == "carla@customer.com"
+    [ack] = await acknowledgements(db)
+    assert ack.to_addresses == ["carla@customer.com"] and ack.send_status == SendStatus.queued
     await ingest(services, mail(subject="list mail", Precedence="bulk"), mailbox_id=mailbox_id)
     await ingest(services, mail(subject="vacation", Auto_Submitted="auto-replied"), mailbox_id=mailbox_id)
-    assert len(await jobs_of(db)) == 1
+    assert len(await acknowledgements(db)) == 1
 
 
 # --- bounces ------------------------------------------------------------------------------------

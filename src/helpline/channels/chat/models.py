@@ -40,6 +40,14 @@ class ChatChannel(Base):
     offline_message: Mapped[str] = mapped_column(Text, default="")
     language: Mapped[str] = mapped_column(String(8), default="auto")  # auto | en | de | hu
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Business hours (``channels.chat.hours``): wall-clock times in this IANA time zone.
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # {"mon": ["08:00-12:00", "13:00-17:00"], ...}: only days with opening times; {} = around the clock
+    opening_hours: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    holidays: Mapped[list[str]] = mapped_column(default=list)  # "YYYY-MM-DD", closed all day
+    hours_message: Mapped[str] = mapped_column(Text, default="")  # shown outside business hours
+    # Proactive invitations (``channels.chat.invitations``), in order: [{"url", "seconds", "greeting"}]
+    invitations: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

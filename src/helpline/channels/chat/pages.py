@@ -14,14 +14,16 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from helpline.accounts import service as accounts
-from helpline.channels.chat import service
+from helpline.channels.chat import invitations, service
+from helpline.channels.chat.hours import WEEKDAYS
 from helpline.channels.chat.models import ChatChannel
 from helpline.errors import DomainError
 from helpline.web.deps import Ctx, admin_page_context
 from helpline.web.pages import form_text, labelled_error_text, render
 
 router = APIRouter(include_in_schema=False)
-TEXT_FIELDS = ("name", "colour", "position", "greeting", "offline_message", "language")
+TEXT_FIELDS = ("name", "colour", "position", "greeting", "offline_message", "language", "hours_message")
+BLANK_INVITATIONS = 2  # empty rows under the rules, to add new ones without JavaScript
 
 
 def _field_label(field: str | None, _: Callable[[str], str]) -> str | None:
@@ -36,8 +38,24 @@ def _field_label(field: str | None, _: Callable[[str], str]) -> str | None:
         "prechat.email": _("Ask for the email address"),
         "offline_message": _("Message when nobody is available"),
         "language": _("Language"),
+        "time_zone": _("Time zone"),
+        "opening_hours": _("Opening hours"),
+        "holidays": _("Holidays (closed all day)"),
+        "hours_message": _("Message outside business hours"),
+        "invitations": _("Invitations"),
+        **{f"opening_hours.{day}": name for day, name in _weekday_names(_).items()},
     }
+    if field and field.startswith("invitations.") and field.count(".") == 2:
+        _prefix, index, part = field.split(".")
+        parts = {"url": _("Page"), "seconds": _("After seconds"), "greeting": _("Greeting")}
+        if index.isdigit() and part in parts:
+            return _("Invitation %(number)s, %(part)s") % {"number": int(index) + 1, "part": parts[part]}
     return labels.get(field or "")
+
+
+def _weekday_names(_: Callable[[str], str]) -> dict[str, str]:
+    names = (_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"), _("Saturday"), _("Sunday"))
+    return dict(zip(WEEKDAYS, names, strict=True))
 
 
 def _error(request: Request, ctx: Ctx, exc: DomainError) -> str:
@@ -54,7 +72,23 @@ def _form(channel: ChatChannel | None) -> dict[str, Any]:
     state["is_active"] = bool(values["is_active"])
     state["prechat_name"] = (values["prechat"] or {}).get("name", "off")
     state["prechat_email"] = (values["prechat"] or {}).get("email", "off")
+    state["time_zone"] = str(values["time_zone"] or "") if channel is not None else ""  # new: the company's
+    for day in WEEKDAYS:
+        state[f"hours_{day}"] = ", ".join((values["opening_hours"] or {}).get(day, []))
+    state["holidays"] = "\n".join(values["holidays"] or [])
+    state["invitations"] = [{"url": r["url"], "seconds": str(r["seconds"]), "greeting": r["greeting"]}
+                            for r in values["invitations"] or []]
     return state
+
+
+def _invitation_rows(form: FormData) -> list[dict[str, str]]:
+    """The rules typed into the rows, blank rows left out (so error indexes match the rows shown again)."""
+    rows = []
+    for index in range(invitations.MAX_RULES + BLANK_INVITATIONS):
+        row = {part: form_text(form, f"invitation_{part}_{index}") for part in invitations.RULE_FIELDS}
+        if any(value.strip() for value in row.values()):
+            rows.append(row)
+    return rows
 
 
 def _form_from_post(form: FormData) -> dict[str, Any]:
@@ -64,7 +98,20 @@ def _form_from_post(form: FormData) -> dict[str, Any]:
     state["is_active"] = form_text(form, "is_active") == "1"
     state["prechat_name"] = form_text(form, "prechat_name")
     state["prechat_email"] = form_text(form, "prechat_email")
+    state["time_zone"] = form_text(form, "time_zone").strip()
+    for day in WEEKDAYS:
+        state[f"hours_{day}"] = form_text(form, f"hours_{day}")
+    state["holidays"] = form_text(form, "holidays")
+    state["invitations"] = _invitation_rows(form)
     return state
+
+
+def _seconds(text: str) -> object:
+    """Digits become a number for the service to check; anything else goes as typed, to be refused by name."""
+    text = text.strip()
+    if not text:
+        return 0
+    return int(text) if text.isdigit() and len(text) < 10 else text
 
 
 def _values(state: dict[str, Any]) -> dict[str, Any]:
@@ -74,6 +121,12 @@ def _values(state: dict[str, Any]) -> dict[str, Any]:
     values["team_id"] = int(team) if team.isdigit() and len(team) < 10 else (team or None)
     values["is_active"] = state["is_active"]
     values["prechat"] = {"name": state["prechat_name"], "email": state["prechat_email"]}
+    if state["time_zone"]:  # left empty: unchanged (a new channel takes the company's)
+        values["time_zone"] = state["time_zone"]
+    values["opening_hours"] = {day: state[f"hours_{day}"] for day in WEEKDAYS}  # the service parses each line
+    values["holidays"] = state["holidays"]  # one date per line; the service splits and checks
+    values["invitations"] = [{"url": row["url"], "seconds": _seconds(row["seconds"]), "greeting": row["greeting"]}
+                             for row in state["invitations"]]
     return values
 
 
@@ -100,7 +153,15 @@ async def _form_page(request: Request, ctx: Ctx, channel: ChatChannel | None, fo
         error_field=error_field or "", status_code=status_code, positions=service.POSITIONS,
         widget_languages=service.WIDGET_LANGUAGES, prechat_modes=service.PRECHAT_MODES,
         snippet=service.snippet(_base_url(request), channel) if channel is not None else "", tab="chat",
+        weekdays=WEEKDAYS, invitation_rows=_rows_to_show(form["invitations"]), max_greeting=invitations.MAX_GREETING,
+        max_seconds=invitations.MAX_SECONDS, default_time_zone=ctx.actor.time_zone,
     )
+
+
+def _rows_to_show(rules: list[dict[str, str]]) -> list[dict[str, str]]:
+    blank = {part: "" for part in invitations.RULE_FIELDS}
+    count = min(len(rules) + BLANK_INVITATIONS, invitations.MAX_RULES)
+    return [*rules, *[dict(blank) for _ in range(count - len(rules))]]
 
 
 @router.get("/admin/chat/new")

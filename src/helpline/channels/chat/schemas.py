@@ -15,6 +15,20 @@ from pydantic import BaseModel, ConfigDict, Field
 from helpline.channels.chat.models import ChatChannel
 
 ORIGINS_HELP = "Sites the widget may run on, each scheme://host[:port]; none = the widget works nowhere."
+TIME_ZONE_HELP = "IANA time zone of the business hours, like Europe/Berlin."
+HOURS_HELP = (
+    'Opening times per weekday (mon … sun), wall-clock in time_zone: {"mon": ["08:00-12:00", "13:00-17:00"]}. '
+    "Intervals end after they start (up to 24:00) and do not overlap; a day left out is closed; "
+    "no day at all = open around the clock."
+)
+HOLIDAYS_HELP = "Dates closed all day, YYYY-MM-DD."
+HOURS_MESSAGE_HELP = "Shown above the leave-a-message form outside business hours."
+INVITATIONS_HELP = (
+    'Proactive invitations, first match wins (at most 20): [{"url": "*/pricing*", "seconds": 10, '
+    '"greeting": "Questions about our plans?"}]. url: a pattern with * for the whole address, a path '
+    "prefix starting with /, or an address prefix starting with https://. seconds 0-3600, greeting up to "
+    "500 characters."
+)
 
 
 class ChatChannelCreate(BaseModel):
@@ -33,9 +47,17 @@ class ChatChannelCreate(BaseModel):
     offline_message: str = Field(default="", max_length=10_000)
     language: str = Field(default="auto", max_length=8, description="auto (the page's), en, de or hu")
     is_active: bool = True
+    time_zone: str | None = Field(default=None, max_length=200, description=TIME_ZONE_HELP + " Default: the company's.")
+    opening_hours: dict[str, Any] = Field(default_factory=dict, description=HOURS_HELP)
+    holidays: list[Any] = Field(default_factory=list, max_length=1000, description=HOLIDAYS_HELP)
+    hours_message: str = Field(default="", max_length=10_000, description=HOURS_MESSAGE_HELP)
+    invitations: list[Any] = Field(default_factory=list, max_length=100, description=INVITATIONS_HELP)
 
     def values(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        values = self.model_dump(mode="json")
+        if values["time_zone"] is None:
+            del values["time_zone"]  # the company's
+        return values
 
 
 class ChatChannelUpdate(BaseModel):
@@ -53,11 +75,22 @@ class ChatChannelUpdate(BaseModel):
     offline_message: str | None = Field(default=None, max_length=10_000)
     language: str | None = Field(default=None, max_length=8)
     is_active: bool | None = None
+    time_zone: str | None = Field(default=None, max_length=200, description=TIME_ZONE_HELP)
+    opening_hours: dict[str, Any] | None = Field(default=None, description=HOURS_HELP)
+    holidays: list[Any] | None = Field(default=None, max_length=1000, description=HOLIDAYS_HELP)
+    hours_message: str | None = Field(default=None, max_length=10_000, description=HOURS_MESSAGE_HELP)
+    invitations: list[Any] | None = Field(default=None, max_length=100, description=INVITATIONS_HELP)
 
     def changes(self) -> dict[str, Any]:
         """The fields sent; ``team_id: null`` removes the team, other nulls change nothing."""
         sent = self.model_dump(mode="json", exclude_unset=True)
         return {k: v for k, v in sent.items() if v is not None or k == "team_id"}
+
+
+class Invitation(BaseModel):
+    url: str
+    seconds: int
+    greeting: str
 
 
 class ChatChannelRead(BaseModel):
@@ -73,6 +106,11 @@ class ChatChannelRead(BaseModel):
     offline_message: str
     language: str
     is_active: bool
+    time_zone: str = Field(description=TIME_ZONE_HELP)
+    opening_hours: dict[str, list[str]] = Field(description=HOURS_HELP)
+    holidays: list[str] = Field(description=HOLIDAYS_HELP)
+    hours_message: str = Field(description=HOURS_MESSAGE_HELP)
+    invitations: list[Invitation] = Field(description=INVITATIONS_HELP)
     created_at: datetime
     updated_at: datetime
 
@@ -83,5 +121,8 @@ class ChatChannelRead(BaseModel):
             allowed_origins=list(channel.allowed_origins or []), team_id=channel.team_id, colour=channel.colour,
             position=channel.position, greeting=channel.greeting, prechat=dict(channel.prechat or {}),
             offline_message=channel.offline_message, language=channel.language, is_active=channel.is_active,
+            time_zone=channel.time_zone, opening_hours={k: list(v) for k, v in (channel.opening_hours or {}).items()},
+            holidays=list(channel.holidays or []), hours_message=channel.hours_message,
+            invitations=[Invitation(**rule) for rule in channel.invitations or []],
             created_at=channel.created_at, updated_at=channel.updated_at,
         )

@@ -23,7 +23,7 @@ import hashlib
 import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,13 +32,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.accounts import service as accounts
-from helpline.accounts.models import Team, User
+from helpline.accounts.models import Team, Tenant, User
 from helpline.accounts.service import Actor, audit, require_admin
+from helpline.channels.chat import hours, invitations, uploads
 from helpline.channels.chat.models import ChatChannel, ChatMessage, ChatSession
 from helpline.channels.outbound import outbound_adapter
 from helpline.contacts import service as contacts
 from helpline.conversations import service as conversations
-from helpline.conversations.models import Conversation, Direction, Message, Status
+from helpline.conversations.models import Attachment, Conversation, Direction, Message, Status
 from helpline.db import utcnow
 from helpline.errors import Invalid, NotFound
 from helpline.events import Event, on_commit
@@ -47,6 +48,7 @@ from helpline.validation import one_line as _line
 from helpline.validation import text_value as _string
 
 CHANNELS_CHANGED = "chat.channels_changed"
+CHAT_MESSAGE = "chat.message"  # a message entered the chat log (see _announce)
 MAX_NAME = 120
 MAX_TEXT = 2000  # greeting, offline message
 MAX_ORIGINS = 50
@@ -72,6 +74,11 @@ DEFAULTS: dict[str, Any] = {
     "offline_message": "",
     "language": "auto",
     "is_active": True,
+    "time_zone": "UTC",  # a new channel takes the company's (create_channel)
+    "opening_hours": {},
+    "holidays": [],
+    "hours_message": "",
+    "invitations": [],
 }
 FIELDS = ("name", *DEFAULTS)
 
@@ -172,6 +179,11 @@ _CHECKS: dict[str, Callable[[object], Any]] = {
     "offline_message": lambda v: _text(v, "offline_message"),
     "language": lambda v: _choice(v, "language", WIDGET_LANGUAGES),
     "is_active": lambda v: _flag(v, "is_active"),
+    "time_zone": hours.check_time_zone,
+    "opening_hours": hours.check_opening_hours,
+    "holidays": hours.check_holidays,
+    "hours_message": lambda v: _text(v, "hours_message"),
+    "invitations": invitations.check_invitations,
 }
 
 
@@ -230,6 +242,9 @@ async def create_channel(*, session: AsyncSession, actor: Actor, values: Mapping
         raise Invalid("enter a name for the chat channel", field="name")
     channel = ChatChannel(tenant_id=actor.tenant_id, public_key=secrets.token_urlsafe(18), **DEFAULTS)
     channel.allowed_origins, channel.prechat = [], dict(DEFAULTS["prechat"])
+    channel.opening_hours, channel.holidays, channel.invitations = {}, [], []
+    tenant = await session.get(Tenant, actor.tenant_id)
+    channel.time_zone = tenant.time_zone if tenant is not None and tenant.time_zone else "UTC"
     await _apply(session, actor, channel, values)
     session.add(channel)
     await session.flush()
@@ -407,10 +422,12 @@ def _language(chat: ChatSession) -> str | None:
 
 
 async def visitor_message(
-    *, session: AsyncSession, channel: ChatChannel, chat: ChatSession, client_id: object, text: object
+    *, session: AsyncSession, channel: ChatChannel, chat: ChatSession, client_id: object, text: object,
+    attachment_ids: object = None,
 ) -> tuple[ChatMessage, bool]:
     """Store a visitor's message once per ``client_id``: (its row, True if stored now).
 
+    ``attachment_ids`` are the visitor's pending uploads (``uploads.claim``); a message may be files only.
     ``chat`` must have been loaded with ``lock=True`` in this transaction: the lock orders this
     conversation's writers (see the module's docstring).
     """
@@ -422,12 +439,13 @@ async def visitor_message(
     if existing is not None:
         return existing, False
     body = _string(text, "text").strip()
-    if not body:
-        raise Invalid("write a message", field="text")
     if len(body) > MAX_MESSAGE:
         raise Invalid("is too long (at most %(limit)s characters)", field="text", limit=MAX_MESSAGE)
+    files = await uploads.claim(session, chat, attachment_ids)
+    if not body and not files:
+        raise Invalid("write a message", field="text")
     actor = Actor.system(chat.tenant_id)
-    new = conversations.NewMessage(body_text=body)
+    new = conversations.NewMessage(body_text=body, attachments=files)
     conversation_id = chat.conversation_id
     if conversation_id is not None and await session.get(Conversation, conversation_id) is None:
         conversation_id = None
@@ -435,7 +453,8 @@ async def visitor_message(
         contact_id = await _visitor_contact(session, chat, _language(chat))
         conversation = await conversations.start_conversation(
             session=session, actor=actor, contact=contact_id, channel="chat",
-            subject=_subject(body), message=new, team_id=channel.team_id, recipient=channel.public_key,
+            subject=_subject(body or ", ".join(f.filename for f in files)), message=new, team_id=channel.team_id,
+            recipient=channel.public_key,
             language=_language(chat),
         )
         chat.conversation_id = conversation_id = conversation.id
@@ -453,6 +472,7 @@ async def visitor_message(
     session.add(row)
     chat.last_seen_at = utcnow()
     await session.flush()
+    _announce(session, row, message, name="", files=bool(files))
     return row, True
 
 
@@ -480,7 +500,7 @@ async def record_agent_reply(
 ) -> None:
     """An agent's reply on a chat gets the conversation's next number in the reply's own transaction.
 
-    The visitor sockets hear ``message.created`` after the commit and fetch it by number.
+    The visitor sockets hear ``chat.message`` after the commit (see ``_announce``).
     """
     # Lock order is chat session, then conversation, as for visitor messages: the conversation's
     # pending UPDATE (its counters) must not be flushed before this lock, or the two could deadlock.
@@ -488,14 +508,26 @@ async def record_agent_reply(
         chat = await session.scalar(
             select(ChatSession).where(ChatSession.conversation_id == conversation.id).limit(1).with_for_update()
         )
-    session.add(
-        ChatMessage(
-            tenant_id=conversation.tenant_id, conversation_id=conversation.id,
-            session_id=chat.id if chat is not None else None,
-            seq=await next_seq(session, conversation.id), message_id=message.id, kind="agent",
-        )
+    row = ChatMessage(
+        tenant_id=conversation.tenant_id, conversation_id=conversation.id,
+        session_id=chat.id if chat is not None else None,
+        seq=await next_seq(session, conversation.id), message_id=message.id, kind="agent",
     )
+    session.add(row)
     await session.flush()
+    name = await agent_name(session, conversation.tenant_id, message.author_user_id)
+    _announce(session, row, message, name=name, files=bool(new.attachments))
+
+
+def _announce(session: AsyncSession, row: ChatMessage, message: Message, *, name: str, files: bool) -> None:
+    """``chat.message`` after the commit, with the frame itself when it needs nothing per socket (no
+    file links): a socket that is up to date sends it as is, without reading the log back."""
+    frame = None if files else VisibleMessage(
+        row.seq, row.message_id, row.kind, name, message.body_text or "", message.body_html or "", row.created_at,
+        row.client_id,
+    ).frame()
+    on_commit(session, Event(CHAT_MESSAGE, row.tenant_id,
+                             {"conversation_id": row.conversation_id, "seq": row.seq, "frame": frame}))
 
 
 async def offline_message(
@@ -529,6 +561,19 @@ async def offline_message(
 
 
 @dataclass(frozen=True)
+class VisibleFile:
+    """An attachment of a message the visitor may see."""
+
+    attachment_id: int
+    name: str
+    size: int
+    content_type: str
+
+
+FileUrl = Callable[[int], str]  # attachment id -> the widget's link (``uploads.file_url``)
+
+
+@dataclass(frozen=True)
 class VisibleMessage:
     seq: int
     message_id: int | None
@@ -538,34 +583,60 @@ class VisibleMessage:
     html: str
     at: datetime
     client_id: str | None
+    files: tuple[VisibleFile, ...] = ()
 
-    def frame(self) -> dict[str, Any]:
+    def frame(self, file_url: FileUrl | None = None) -> dict[str, Any]:
+        """The ``message`` frame; without ``file_url`` the attachments carry no link."""
+        attachments = [
+            {"name": f.name, "url": file_url(f.attachment_id) if file_url else "", "size": f.size,
+             "content_type": f.content_type}
+            for f in self.files
+        ]
         return {
             "type": "message", "seq": self.seq, "id": self.message_id,
             "author": {"kind": self.kind, "name": self.name}, "text": self.text, "html": self.html,
-            "attachments": [], "at": self.at.isoformat(), "client_id": self.client_id,
+            "attachments": attachments, "at": self.at.isoformat(), "client_id": self.client_id,
         }
 
 
 async def messages_after(
     session: AsyncSession, *, tenant_id: int, conversation_id: int, after: int, limit: int = 500
 ) -> list[VisibleMessage]:
-    """The chat log after ``after``, in order: one query (agent names joined in)."""
-    query = (
+    """The chat log after ``after``, in order: one query (agent names and attachments joined in).
+
+    ``limit`` counts messages, not attachments: the log's rows are cut first, then joined, so a
+    message never arrives with only some of its files.
+    """
+    log = (
         select(ChatMessage.seq, ChatMessage.message_id, ChatMessage.kind, ChatMessage.client_id,
-               ChatMessage.created_at, Message.body_text, Message.body_html, User.name)
-        .outerjoin(Message, Message.id == ChatMessage.message_id)
-        .outerjoin(User, User.id == Message.author_user_id)
+               ChatMessage.created_at)
         .where(ChatMessage.tenant_id == tenant_id, ChatMessage.conversation_id == conversation_id,
                ChatMessage.seq > after)
         .order_by(ChatMessage.seq)
         .limit(limit)
+        .subquery()
     )
-    return [
-        VisibleMessage(seq, message_id, kind, (agent or "") if kind == "agent" else "", body or "",
-                       html or "", created, client_id)
-        for seq, message_id, kind, client_id, created, body, html, agent in (await session.execute(query)).all()
-    ]
+    query = (
+        select(log.c.seq, log.c.message_id, log.c.kind, log.c.client_id, log.c.created_at, Message.body_text,
+               Message.body_html, User.name, Attachment.id, Attachment.filename, Attachment.size,
+               Attachment.content_type)
+        .select_from(log)
+        .outerjoin(Message, Message.id == log.c.message_id)
+        .outerjoin(User, User.id == Message.author_user_id)
+        .outerjoin(Attachment, Attachment.message_id == log.c.message_id)
+        .order_by(log.c.seq, Attachment.id)
+    )
+    visible: list[VisibleMessage] = []
+    for (seq, message_id, kind, client_id, created, body, html, agent, file_id, filename, size,
+         content_type) in (await session.execute(query)).all():
+        file = () if file_id is None else (VisibleFile(file_id, filename, size, content_type),)
+        if visible and visible[-1].seq == seq:
+            last = visible[-1]
+            visible[-1] = replace(last, files=last.files + file)
+            continue
+        visible.append(VisibleMessage(seq, message_id, kind, (agent or "") if kind == "agent" else "",
+                                      body or "", html or "", created, client_id, file))
+    return visible
 
 
 async def agent_name(session: AsyncSession, tenant_id: int, user_id: int | None) -> str:

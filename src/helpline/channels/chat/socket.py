@@ -29,13 +29,15 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, WebSocket
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.websockets import WebSocketState
 
-from helpline.channels.chat import service
-from helpline.channels.chat.availability import chat_online
+from helpline.channels.chat import ending, receipts, service, uploads
+from helpline.channels.chat.availability import availability
 from helpline.channels.chat.models import ChatChannel, ChatSession
+from helpline.channels.chat.status import StatusWatch
 from helpline.conversations.models import Conversation, Status
-from helpline.errors import DomainError
+from helpline.errors import Conflict, DomainError, TooManyRequests
 from helpline.events import Event
 
 if TYPE_CHECKING:
@@ -80,6 +82,9 @@ class VisitorSocket:
     typing: bool = False
     closed: bool = False
     origin: str = ""
+    online: bool | None = None  # what the socket was last told (welcome, status): see channels.chat.status
+    open: bool | None = None
+    read_sent: int = 0  # the agents' read mark this socket has had (a `read` frame)
 
 
 class VisitorRegistry:
@@ -92,8 +97,10 @@ class VisitorRegistry:
         self.sent_messages: dict[int, deque[float]] = {}  # session -> times of its recent messages
         self.agent_typing: dict[tuple[int, int], set[str]] = {}  # conversation -> names typing
         self.unattached = 0  # sockets whose session has no conversation yet
+        self.receipts = receipts.Receipts(lambda event: runtime.bus.publish(event))
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.status = StatusWatch(runtime, send)  # the status frame when availability changes
 
     @property
     def count(self) -> int:
@@ -109,6 +116,8 @@ class VisitorRegistry:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._subscription.close()
+        await self.receipts.close()
+        await self.status.stop()
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
@@ -128,11 +137,13 @@ class VisitorRegistry:
             self.by_conversation.setdefault(sock.conversation_id, set()).add(sock)
         else:
             self.unattached += 1
+        self.status.watch(sock)
 
     def remove(self, sock: VisitorSocket) -> None:
         if sock in self.by_session.get(sock.session_id, ()) and sock.conversation_id is None:
             self.unattached -= 1
         sock.closed = True
+        self.status.forget(sock)
         for index, key in ((self.by_session, sock.session_id), (self.by_conversation, sock.conversation_id)):
             if key is None:
                 continue
@@ -154,7 +165,7 @@ class VisitorRegistry:
                 self.by_conversation.get(sock.conversation_id, set()).discard(sock)
             else:
                 self.unattached -= 1
-            sock.conversation_id, sock.last_seq = conversation_id, 0
+            sock.conversation_id, sock.last_seq, sock.read_sent = conversation_id, 0, 0
             self.by_conversation.setdefault(conversation_id, set()).add(sock)
             moved.append(sock)
         return moved
@@ -170,27 +181,36 @@ class VisitorRegistry:
 
     def _dispatch(self, event: Event) -> None:
         data = event.data
+        self.status.hear(event)
         if event.type == "collision":
             self._agent_typing(event)
             return
         if event.type == service.CHANNELS_CHANGED:
             self._background(self._channel_changed(event))
             return
-        if event.type not in ("message.created", "conversation.updated"):
+        if event.type in receipts.EVENTS:
+            self._read_mark(event)
+            return
+        if event.type not in ("message.created", "conversation.updated", service.CHAT_MESSAGE):
             return
         conversation_id = data.get("conversation_id")
         if not isinstance(conversation_id, int):
             return
         sockets = [s for s in self.by_conversation.get(conversation_id, ()) if s.tenant_id == event.tenant_id]
-        if event.type == "message.created":
-            if data.get("direction") == "note":
-                return  # internal: never the visitor's
+        if event.type == service.CHAT_MESSAGE:
             if sockets:
                 for sock in sockets:
-                    self._background(self.catch_up(sock))
-            elif data.get("channel") == "chat" and self.unattached > 0:
+                    self._deliver(sock, data)
+            elif self.unattached > 0:
                 # A conversation another process (or tab) started for a session of ours.
                 self._background(self._adopt(event.tenant_id, conversation_id))
+            return
+        if event.type == "message.created":
+            # The chat log's own messages come as chat.message; this is for a chat merged into a
+            # conversation of another channel, whose log the socket then follows.
+            if data.get("direction") != "note" and data.get("channel") != "chat":
+                for sock in sockets:
+                    self._background(self.catch_up(sock))
             return
         for sock in sockets:
             self._background(self._conversation_changed(sock, data))
@@ -243,6 +263,25 @@ class VisitorRegistry:
             if status in ENDED and was not in ENDED:
                 await send(sock, {"type": "ended"})
 
+    def _read_mark(self, event: Event) -> None:
+        """Remember a read mark; an agent's goes to the conversation's visitor sockets here."""
+        if not self.receipts.marks.hear(event) or event.type != receipts.AGENT_READ:
+            return
+        for sock in self.by_conversation.get(event.data["conversation_id"], ()):
+            if sock.tenant_id != event.tenant_id:
+                continue
+            if sock.catching_up:
+                sock.again = True  # its catch-up sends the mark once the rows it covers are out
+            else:
+                self._background(self.send_read(sock))
+
+    async def send_read(self, sock: VisitorSocket) -> None:
+        """The agents' newest read mark, once the socket has every row up to it (the widget marks rows)."""
+        seq = self.receipts.marks.agent_seq(sock.tenant_id, sock.conversation_id)
+        if sock.read_sent < seq <= sock.last_seq:
+            sock.read_sent = seq
+            await send(sock, {"type": "read", "seq": seq})
+
     def _agent_typing(self, event: Event) -> None:
         data = event.data
         conversation_id = data.get("conversation_id")
@@ -267,6 +306,16 @@ class VisitorRegistry:
 
     # ------------------------------------------------------------------ delivery
 
+    def _deliver(self, sock: VisitorSocket, data: dict[str, Any]) -> None:
+        """The next message of the log goes out as the event carries it; anything else (a gap, a
+        replay running, file links to sign) is read back from the log by ``catch_up``."""
+        frame, seq = data.get("frame"), data.get("seq")
+        if isinstance(frame, dict) and isinstance(seq, int) and not sock.catching_up and sock.last_seq == seq - 1:
+            sock.last_seq = seq
+            self._background(send(sock, frame))
+        else:
+            self._background(self.catch_up(sock))
+
     async def catch_up(self, sock: VisitorSocket) -> None:
         """Send the chat log after the socket's last ``seq``; the one sender of numbered frames."""
         if sock.catching_up:
@@ -281,14 +330,19 @@ class VisitorRegistry:
                         session, tenant_id=sock.tenant_id, conversation_id=sock.conversation_id, after=sock.last_seq
                     )
                 for row in rows:
-                    await send(sock, row.frame())
+                    await send(sock, row.frame(self.file_url))
                     sock.last_seq = row.seq
+                await self.send_read(sock)
                 if not sock.again and len(rows) < 500:
                     break
         except Exception:
             log.warning("chat delivery to a visitor socket failed", exc_info=True)
         finally:
             sock.catching_up = False
+
+    def file_url(self, attachment_id: int) -> str:
+        """The widget's signed link to a file of the chat (see ``uploads``)."""
+        return uploads.file_url(self.runtime.settings.secret_key, attachment_id)
 
     # ------------------------------------------------------------------ limits
 
@@ -422,12 +476,13 @@ async def _hello(rt: Runtime, websocket: WebSocket, channel: ChatChannel) -> Vis
                          conversation_id=conversation.id if conversation else None, last_seq=after,
                          origin=websocket.headers.get("origin", ""))
     async with rt.db.read() as session:
-        online = await chat_online(session, rt.routing, channel)
+        state = await availability(session, rt.routing, channel)
+        sock.online, sock.open = state.online, state.open
         agent = await service.agent_name(session, channel.tenant_id, conversation.assignee_id) if conversation else ""
     if conversation is not None:
         sock.assignee_id, sock.status = conversation.assignee_id, conversation.status.value
     await send(sock, {
-        "type": "welcome", "session": identity, "online": online,
+        "type": "welcome", "session": identity, "online": state.online, "open": state.open,
         "conversation": {"number": conversation.number, "status": conversation.status.value} if conversation else None,
     })
     rt.chat.add(sock)
@@ -481,7 +536,8 @@ async def _message(rt: Runtime, sock: VisitorSocket, frame: dict[str, Any]) -> N
             raise Close(4401, "the visitor session ended")
         channel = await session.merge(sock.channel, load=False)
         row, _created = await service.visitor_message(
-            session=session, channel=channel, chat=chat, client_id=client_id, text=text
+            session=session, channel=channel, chat=chat, client_id=client_id, text=text,
+            attachment_ids=frame.get("attachment_ids"),
         )
         conversation_id, seq = row.conversation_id, row.seq
     await send(sock, {"type": "ack", "client_id": client_id, "seq": seq})
@@ -519,10 +575,9 @@ async def _ping(rt: Runtime, sock: VisitorSocket, frame: dict[str, Any]) -> None
 
 
 async def _read(rt: Runtime, sock: VisitorSocket, frame: dict[str, Any]) -> None:
-    seq = frame.get("seq")
-    if sock.conversation_id is not None and isinstance(seq, int) and not isinstance(seq, bool):
-        await rt.bus.publish(Event("chat.visitor_read", sock.tenant_id,
-                                   {"conversation_id": sock.conversation_id, "seq": seq}))
+    if sock.conversation_id is not None:
+        await receipts.visitor_read(rt, tenant_id=sock.tenant_id, conversation_id=sock.conversation_id,
+                                    seq=frame.get("seq"))
 
 
 async def _end(rt: Runtime, sock: VisitorSocket, frame: dict[str, Any]) -> None:
@@ -532,6 +587,48 @@ async def _end(rt: Runtime, sock: VisitorSocket, frame: dict[str, Any]) -> None:
         return
     async with rt.db.transaction() as session:
         await service.end_chat(session=session, tenant_id=sock.tenant_id, conversation_id=sock.conversation_id)
+
+
+async def _locked_chat(session: AsyncSession, sock: VisitorSocket) -> ChatSession:
+    """The socket's visitor session, locked first: the same lock order as every chat writer."""
+    chat = await session.scalar(select(ChatSession).where(ChatSession.id == sock.session_id).with_for_update())
+    if chat is None:
+        raise Close(4401, "the visitor session ended")
+    return chat
+
+
+async def _rate(rt: Runtime, sock: VisitorSocket, frame: dict[str, Any]) -> None:
+    """End-of-chat satisfaction: ``rated`` {score}, or ``invalid`` naming ``score``, ``comment`` or ``conversation``."""
+    try:
+        async with rt.db.transaction() as session:
+            chat = await _locked_chat(session, sock)
+            rated = await ending.rate(session=session, chat=chat, score=frame.get("score"),
+                                      comment=frame.get("comment"))
+            score = rated.satisfaction_score
+    except DomainError as exc:  # ``frame`` tells the widget which of its forms was refused
+        await send(sock, _error("invalid", exc.message, field=exc.field, frame="rate"))
+        return
+    await send(sock, {"type": "rated", "score": score})
+
+
+async def _transcript(rt: Runtime, sock: VisitorSocket, frame: dict[str, Any]) -> None:
+    """The chat's transcript by email: ``transcript_queued`` {email}, or an error with ``frame: "transcript"``."""
+    try:
+        async with rt.db.transaction() as session:
+            chat = await _locked_chat(session, sock)
+            channel = await session.merge(sock.channel, load=False)
+            address = await ending.send_transcript(session=session, channel=channel, chat=chat,
+                                                   email=frame.get("email"))
+    except TooManyRequests as exc:
+        await _refuse(sock, "rate_limited", exc.message, frame="transcript")
+        return
+    except Conflict as exc:  # no mailbox to send from
+        await send(sock, _error("not_available", exc.message, field=exc.field, frame="transcript"))
+        return
+    except DomainError as exc:
+        await send(sock, _error("invalid", exc.message, field=exc.field, frame="transcript"))
+        return
+    await send(sock, {"type": "transcript_queued", "email": address})
 
 
 async def _not_yet(rt: Runtime, sock: VisitorSocket, frame: dict[str, Any]) -> None:
@@ -545,8 +642,8 @@ HANDLERS = {
     "page": _page,
     "read": _read,
     "ping": _ping,
-    "rate": _not_yet,
-    "transcript": _not_yet,
+    "rate": _rate,
+    "transcript": _transcript,
     "end": _end,
     "hello": _not_yet,
 }

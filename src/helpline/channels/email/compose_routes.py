@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from helpline.channels.email import sending
-from helpline.channels.email.models import EmailMessage, SendStatus
+from helpline.channels.email.models import EmailKind, EmailMessage, SendStatus
 from helpline.conversations import service as conversations
 from helpline.conversations.pages import thread_fragment
 from helpline.conversations.routes import message_reads
@@ -37,6 +37,7 @@ class EmailRead(BaseModel):
     message_id: int
     mailbox_id: int | None
     direction: str
+    kind: EmailKind = Field(description="message (a customer's mail or an agent's reply), forward, or auto_ack")
     rfc_message_id: str
     in_reply_to: str
     references: list[str]

@@ -31,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.accounts.service import Actor
-from helpline.channels.email.models import EmailMessage
+from helpline.channels.email.models import EmailKind, EmailMessage
 from helpline.channels.email.parsing import strip_quoted
 from helpline.conversations import service as conversations
 from helpline.conversations.models import Message
@@ -67,6 +67,7 @@ class EmailView:
     defects: tuple[str, ...] = field(default=())
     has_raw: bool = False
     send_error: str = ""  # outbound: the relay's answer when it refused the mail
+    automatic: bool = False  # Helpline's auto-acknowledgement, not an agent's reply
 
     @property
     def has_quote(self) -> bool:
@@ -122,6 +123,7 @@ def email_view(message: Message, row: EmailMessage, *, allow_images: bool = Fals
         defects=defects,
         has_raw=bool(row.raw_key),
         send_error=row.send_error or "",
+        automatic=row.kind == EmailKind.auto_ack,
     )
 
 

@@ -46,6 +46,7 @@ from imap_tools.mailbox import BaseMailBox
 from sqlalchemy import select, update
 
 from helpline.channels.email.models import Mailbox, ProcessedAction, Security
+from helpline.channels.email.tls import client_context
 from helpline.config import Settings
 from helpline.crypto import decrypt_secret
 from helpline.db import Database, utcnow
@@ -98,6 +99,11 @@ class ImapAccount:
     folder: str
     action: ProcessedAction
     move_to: str
+    tls_verify: bool = True
+    tls_ca_pem: str = field(default="", repr=False)
+
+    def tls(self) -> ssl.SSLContext:
+        return client_context(self.tls_verify, self.tls_ca_pem)
 
 
 def account_of(mailbox: Mailbox, secret_key: str) -> ImapAccount:
@@ -112,6 +118,8 @@ def account_of(mailbox: Mailbox, secret_key: str) -> ImapAccount:
         folder=mailbox.imap_folder or "INBOX",
         action=ProcessedAction(mailbox.imap_processed_action),
         move_to=mailbox.imap_move_to.strip(),
+        tls_verify=bool(mailbox.tls_verify),
+        tls_ca_pem=mailbox.tls_ca_pem or "",
     )
 
 
@@ -151,6 +159,11 @@ def describe_error(exc: BaseException, account: ImapAccount) -> str:
         return f"connection to {where} refused: is the port right and the server up?"
     if isinstance(exc, TimeoutError | socket.timeout):
         return f"no answer from {where} within {CONNECT_TIMEOUT:.0f} s"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            f"the TLS certificate of {where} is not trusted ({exc.verify_message or exc}): add its CA "
+            "certificate to the mailbox, or turn off certificate verification"
+        )
     if isinstance(exc, ssl.SSLError):
         return f"TLS with {where} failed ({exc.reason or exc}): check the security setting and port"
     if isinstance(exc, imaplib.IMAP4.abort | EOFError | ConnectionError):
@@ -184,9 +197,9 @@ class ImapConnection:
             raise ImapError("no IMAP password is stored (or HELPLINE_SECRET_KEY changed since): enter it again")
         mailbox: BaseMailBox
         if account.security == Security.ssl:
-            mailbox = MailBox(account.host, account.port, timeout=CONNECT_TIMEOUT)
+            mailbox = MailBox(account.host, account.port, timeout=CONNECT_TIMEOUT, ssl_context=account.tls())
         elif account.security == Security.starttls:
-            mailbox = MailBoxStartTls(account.host, account.port, timeout=CONNECT_TIMEOUT)
+            mailbox = MailBoxStartTls(account.host, account.port, timeout=CONNECT_TIMEOUT, ssl_context=account.tls())
         else:
             mailbox = MailBoxUnencrypted(account.host, account.port, timeout=CONNECT_TIMEOUT)
         self.mailbox = mailbox

@@ -34,6 +34,14 @@ class SendStatus(enum.StrEnum):
     failed = "failed"  # the relay refused it for good, or it bounced
 
 
+class EmailKind(enum.StrEnum):
+    """What an email is, beyond its direction."""
+
+    message = "message"  # a customer's mail, or an agent's reply
+    forward = "forward"  # a conversation forwarded to a third party (recorded as an internal note)
+    auto_ack = "auto_ack"  # Helpline's automatic acknowledgement of a new conversation
+
+
 class SuspendReason(enum.StrEnum):
     spam = "spam"  # X-Spam-Flag: YES
     own_mailbox = "own_mailbox"  # sent by one of our own mailboxes: a loop
@@ -89,6 +97,12 @@ class Mailbox(Base):
     smtp_user: Mapped[str] = mapped_column(String(255), default="")
     smtp_password_encrypted: Mapped[str] = mapped_column(Text, default="")
 
+    # TLS to the IMAP server and the SMTP relay (ssl or starttls): check the server's certificate
+    # (off only for a server the admin trusts otherwise), and an extra CA (PEM) to trust, for
+    # servers with a certificate from a company CA or a self-signed one.
+    tls_verify: Mapped[bool] = mapped_column(Boolean, default=True)
+    tls_ca_pem: Mapped[str] = mapped_column(Text, default="")
+
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -112,6 +126,9 @@ class EmailMessage(Base):
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
     mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="SET NULL"), default=None)
     direction: Mapped[str] = mapped_column(String(16))  # inbound | outbound
+    kind: Mapped[EmailKind] = mapped_column(
+        Enum(EmailKind, native_enum=False, length=16), default=EmailKind.message
+    )
     rfc_message_id: Mapped[str] = mapped_column(String(500))  # with the angle brackets
     in_reply_to: Mapped[str] = mapped_column(String(500), default="")
     references: Mapped[list[str]] = mapped_column(default=list)
@@ -164,6 +181,7 @@ class SuspendedEmail(Base):
 
 
 __all__ = [
+    "EmailKind",
     "EmailMessage",
     "Mailbox",
     "ProcessedAction",

@@ -56,6 +56,8 @@ def _field_label(field: str | None, _: Callable[[str], str]) -> str | None:
         "smtp_security": _("SMTP security"),
         "smtp_user": _("SMTP user name"),
         "smtp_password": _("SMTP password"),
+        "tls_verify": _("Verify the servers' certificates"),
+        "tls_ca_pem": _("Trusted CA certificate (PEM)"),
     }
     return labels.get(field or "")
 
@@ -72,6 +74,8 @@ def _form(mailbox: Mailbox | None) -> dict[str, Any]:
     state: dict[str, Any] = {name: "" if values[name] is None else str(values[name]) for name in TEXT_FIELDS}
     state.update({name: bool(values[name]) for name in CHECKBOXES})
     state["team_id"] = str(values["team_id"] or "")
+    state["tls_ca_pem"] = values["tls_ca_pem"] or ""
+    state["tls_skip_verify"] = not values["tls_verify"]
     state["imap_password_set"] = bool(mailbox and mailbox.imap_password_encrypted)
     state["smtp_password_set"] = bool(mailbox and mailbox.smtp_password_encrypted)
     return state
@@ -83,6 +87,9 @@ def _form_from_post(form: FormData, mailbox: Mailbox | None) -> dict[str, Any]:
     state["signature"] = form_text(form, "signature")
     state.update({name: form_text(form, name) == "1" for name in CHECKBOXES})
     state["team_id"] = form_text(form, "team_id").strip()
+    state["tls_ca_pem"] = form_text(form, "tls_ca_pem")
+    # Unchecked (or left out) means verify: only an explicit tick turns certificate checks off.
+    state["tls_skip_verify"] = form_text(form, "tls_skip_verify") == "1"
     state["imap_password_set"] = bool(mailbox and mailbox.imap_password_encrypted)
     state["smtp_password_set"] = bool(mailbox and mailbox.smtp_password_encrypted)
     return state
@@ -92,6 +99,8 @@ def _values(form: FormData, state: dict[str, Any]) -> dict[str, Any]:
     """The posted form as the service's values; the service names whatever is wrong."""
     values: dict[str, Any] = {name: state[name] for name in (*TEXT_FIELDS, *CHECKBOXES)}
     values["signature"] = state["signature"]
+    values["tls_ca_pem"] = state["tls_ca_pem"]
+    values["tls_verify"] = not state["tls_skip_verify"]
     team = state["team_id"]
     values["team_id"] = int(team) if team.isdigit() and len(team) < 10 else (team or None)
     rate = state["sender_rate_limit_per_hour"]
@@ -198,7 +207,7 @@ async def _check(request: Request, ctx: Ctx, mailbox_id: int | None) -> Response
     posted = await request.form()
     state = _form_from_post(posted, stored)
     # Only what connecting needs: an unfinished address or display name must not stop a test.
-    values = {k: v for k, v in _values(posted, state).items() if k.startswith(("imap_", "smtp_"))}
+    values = {k: v for k, v in _values(posted, state).items() if k.startswith(("imap_", "smtp_", "tls_"))}
     check: dict[str, CheckResult | None] = {}
     error: str | None = None
     error_field: str | None = None

@@ -13,9 +13,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from helpline.channels.email.models import ProcessedAction, Security
-from helpline.channels.email.service import MAX_PASSWORD, MAX_SIGNATURE
+from helpline.channels.email.service import MAX_CA_PEM, MAX_PASSWORD, MAX_SIGNATURE
 
 PASSWORD_HELP = "Write-only. Omit or null to keep the stored one; an empty string removes it."
+TLS_VERIFY_HELP = "Check the IMAP and SMTP servers' TLS certificates (turn off only on a network you trust)."
+TLS_CA_HELP = "Extra certificates (PEM) to trust for this mailbox's servers: a company CA or a self-signed one."
 
 
 class MailboxFields(BaseModel):
@@ -44,6 +46,9 @@ class MailboxFields(BaseModel):
     smtp_security: Security = Security.starttls
     smtp_user: str = Field(default="", max_length=500)
     smtp_password: str | None = Field(default=None, max_length=MAX_PASSWORD * 2, description=PASSWORD_HELP)
+
+    tls_verify: bool = Field(default=True, description=TLS_VERIFY_HELP)
+    tls_ca_pem: str = Field(default="", max_length=MAX_CA_PEM * 2, description=TLS_CA_HELP)
 
 
 class MailboxCreate(MailboxFields):
@@ -80,6 +85,8 @@ class MailboxUpdate(BaseModel):
     smtp_security: Security | None = None
     smtp_user: str | None = Field(default=None, max_length=500)
     smtp_password: str | None = Field(default=None, max_length=MAX_PASSWORD * 2, description=PASSWORD_HELP)
+    tls_verify: bool | None = None
+    tls_ca_pem: str | None = Field(default=None, max_length=MAX_CA_PEM * 2)
 
     def changes(self) -> dict[str, Any]:
         """The fields sent; null clears the team and keeps a password; for the rest it means "unchanged"."""
@@ -116,6 +123,8 @@ class MailboxRead(BaseModel):
     smtp_security: Security
     smtp_user: str
     smtp_password_set: bool
+    tls_verify: bool
+    tls_ca_pem: str
     created_at: datetime
     updated_at: datetime
 

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from helpline.accounts.models import User
 from helpline.accounts.service import Actor
 from helpline.channels.email import service as mailboxes
-from helpline.channels.email.models import EmailMessage, Mailbox, Security, SendStatus
+from helpline.channels.email.models import EmailKind, EmailMessage, Mailbox, Security, SendStatus
 from helpline.channels.email.parsing import clean_line
 from helpline.channels.outbound import outbound_adapter
 from helpline.config import Settings
@@ -167,9 +167,10 @@ async def mailbox_for_conversation(session: AsyncSession, conversation: Conversa
 
 
 async def _last_email(session: AsyncSession, conversation_id: int) -> EmailMessage | None:
+    """The email a reply continues; an acknowledgement is skipped (the reply answers the customer's mail)."""
     return await session.scalar(
         select(EmailMessage)
-        .where(EmailMessage.conversation_id == conversation_id)
+        .where(EmailMessage.conversation_id == conversation_id, EmailMessage.kind != EmailKind.auto_ack)
         .order_by(EmailMessage.id.desc())
         .limit(1)
     )
@@ -278,36 +279,67 @@ async def is_own_address(session: AsyncSession, address: str) -> bool:
 
 async def queue_auto_acknowledgement(
     session: AsyncSession, *, mailbox: Mailbox, conversation: Conversation, inbound: EmailMessage
-) -> None:
-    """Queue the mailbox's auto-acknowledgement for a new conversation, in the intake's transaction.
+) -> EmailMessage | None:
+    """Record and queue the mailbox's auto-acknowledgement of a new conversation, in the intake's transaction.
 
     The caller has already decided it is due (mailbox setting on, the mail is not automatic,
-    bulk, a bounce or spam). Never sent to one of our own mailboxes.
+    bulk, a bounce or spam). Never sent to one of our own mailboxes. It is a message of the
+    conversation (shown as automatic, never an agent's first response) with an outbound
+    ``email_messages`` row (``kind=auto_ack``), so it is sent, retried and audited like a reply
+    and intake knows an answer to it by its Message-ID.
     """
     try:
         to = clean_address(inbound.from_address, "from")
     except Invalid:
         log.info("no auto-acknowledgement for conversation %s: no valid sender", conversation.id)
-        return
+        return None
     if await is_own_address(session, to):
-        return
+        return None
     contact = await session.get(Contact, conversation.contact_id)
     language = contact.language if contact is not None and contact.language in LANGUAGES else None
     language = language or (mailbox.default_language if mailbox.default_language in LANGUAGES else "en")
+    message = await conversations.record_automatic_message(
+        session=session,
+        conversation=conversation,
+        message=conversations.NewMessage(body_text=acknowledgement_text(language, conversation.number)),
+    )
     own_id = _msgids([inbound.rfc_message_id])
-    payload = {
-        "kind": "auto_ack",
-        "mailbox_id": mailbox.id,
-        "conversation_id": conversation.id,
-        "to": to,
-        "to_name": clean_line(inbound.from_name or "", 200),
-        "language": language,
-        "message_id": new_message_id(conversation.number, mailbox.address),
-        "in_reply_to": own_id[0] if own_id else "",
-        "references": _references(_msgids([*(inbound.references or []), *own_id])),
-        "subject": reply_subject(inbound.subject or conversation.subject, conversation.number),
-    }
-    enqueue(session, SEND_JOB, payload, tenant_id=conversation.tenant_id)
+    row = EmailMessage(
+        tenant_id=conversation.tenant_id,
+        message_id=message.id,
+        conversation_id=conversation.id,
+        mailbox_id=mailbox.id,
+        direction="outbound",
+        kind=EmailKind.auto_ack,
+        rfc_message_id=new_message_id(conversation.number, mailbox.address),
+        in_reply_to=own_id[0] if own_id else "",
+        references=_references(_msgids([*(inbound.references or []), *own_id])),
+        from_address=mailbox.address,
+        from_name=clean_line(mailbox.display_name, 200),
+        to_addresses=[to],
+        subject=reply_subject(inbound.subject or conversation.subject, conversation.number),
+        is_auto_submitted=True,
+        send_status=SendStatus.queued,
+    )
+    session.add(row)
+    await session.flush()
+    await conversations.set_delivery_status(session, message.id, SendStatus.queued.value)
+    enqueue(session, SEND_JOB, {"email_message_id": row.id, "language": language}, tenant_id=conversation.tenant_id)
+    return row
+
+
+async def answers_auto_acknowledgement(session: AsyncSession, tenant_id: int, parent: str, *, our_format: bool) -> bool:
+    """Whether the mail a message answers (``parent``: its In-Reply-To) is one of our acknowledgements.
+
+    Found by the stored Message-ID. ``our_format``: the id looks like ours (``new_message_id``);
+    such an id that no stored email has is an acknowledgement from before they were stored.
+    """
+    if not parent:
+        return False
+    kind = await session.scalar(
+        select(EmailMessage.kind).where(EmailMessage.tenant_id == tenant_id, EmailMessage.rfc_message_id == parent)
+    )
+    return kind == EmailKind.auto_ack or (kind is None and our_format)
 
 
 def acknowledgement_text(language: str, number: int) -> str:
@@ -358,6 +390,7 @@ async def forward_conversation(
         conversation_id=recorded.conversation_id,
         mailbox_id=mailbox.id,
         direction="outbound",
+        kind=EmailKind.forward,
         rfc_message_id=new_message_id(conversation.number, mailbox.address),
         from_address=mailbox.address,
         from_name=clean_line(mailbox.display_name, 200),
@@ -385,6 +418,11 @@ async def _transcript(
                 Message.conversation_id == conversation.id,
                 Message.direction != Direction.note,
                 Message.id < before_message_id,
+                Message.id.not_in(
+                    select(EmailMessage.message_id).where(
+                        EmailMessage.conversation_id == conversation.id, EmailMessage.kind == EmailKind.auto_ack
+                    )
+                ),
             )
             .order_by(Message.created_at, Message.id)
         )
@@ -518,6 +556,7 @@ async def relay(mailbox: Mailbox, settings: Settings, raw: bytes, sender: str, r
             password=password if mailbox.smtp_user else None,
             use_tls=mailbox.smtp_security == Security.ssl,
             start_tls=mailbox.smtp_security == Security.starttls,
+            tls_context=mailboxes.mailbox_tls(mailbox),
             timeout=SMTP_TIMEOUT,
         )
     except aiosmtplib.SMTPRecipientsRefused as exc:
@@ -531,8 +570,10 @@ async def relay(mailbox: Mailbox, settings: Settings, raw: bytes, sender: str, r
 
 @job_handler(SEND_JOB)
 async def send_email(ctx: JobContext, payload: dict[str, Any]) -> None:
-    if payload.get("kind") == "auto_ack":
+    if payload.get("kind") == "auto_ack":  # queued before acknowledgements were stored (migration 0008)
         await _send_auto_ack(ctx, payload)
+    elif payload.get("kind") == CHAT_TRANSCRIPT:
+        await _send_chat_transcript(ctx, payload)
     else:
         await _send_stored(ctx, int(payload["email_message_id"]), payload)
 
@@ -590,6 +631,7 @@ async def _load_stored(
             attachments = (await conversations.attachments_of(session, [message.id]))[message.id]
             contact = await session.get(Contact, conversation.contact_id)
             to_name = clean_line(contact.name if contact is not None else "", 200)
+        automatic = row.kind == EmailKind.auto_ack
         mail = Outgoing(
             from_name=row.from_name,
             from_address=row.from_address,
@@ -602,6 +644,8 @@ async def _load_stored(
             in_reply_to=row.in_reply_to,
             references=list(row.references or []),
             files=await _files(ctx, attachments),
+            auto_submitted="auto-replied" if automatic else "",
+            language=str(payload.get("language") or "") if automatic else "",
         )
         return mailbox, mail, [*row.to_addresses, *row.cc_addresses, *row.bcc_addresses]
 
@@ -636,6 +680,16 @@ async def _mark_sent(ctx: JobContext, email_id: int, raw: bytes, partial: str) -
         row.send_status, row.sent_at, row.send_error = SendStatus.sent, utcnow(), partial
         row.raw_key, row.raw_size = stored.key, stored.size
         await _set_delivery(session, row, SendStatus.sent)
+        if row.kind == EmailKind.auto_ack:
+            await _note_acknowledged(session, row)
+
+
+async def _note_acknowledged(session: AsyncSession, row: EmailMessage) -> None:
+    """"Automatic acknowledgement sent to …" on the timeline of the conversation holding it now."""
+    message = await session.get(Message, row.message_id)
+    conversation = await session.get(Conversation, message.conversation_id) if message is not None else None
+    if conversation is not None:
+        conversations.record_event(session, conversation, "auto_ack", to=", ".join(row.to_addresses))
 
 
 async def _mark_failed(ctx: JobContext, email_id: int, reason: str) -> None:
@@ -656,6 +710,7 @@ async def _note_retry(ctx: JobContext, email_id: int, reason: str) -> None:
 
 
 async def _send_auto_ack(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """An acknowledgement queued as a bare job payload by a version before 0008 (no stored row)."""
     async with ctx.db.read() as session:
         mailbox = await session.get(Mailbox, int(payload["mailbox_id"]))
         conversation = await session.get(Conversation, int(payload["conversation_id"]))
@@ -685,6 +740,76 @@ async def _send_auto_ack(ctx: JobContext, payload: dict[str, Any]) -> None:
         raise
 
 
+# --- a chat transcript, at the visitor's request ------------------------------------------------------
+
+CHAT_TRANSCRIPT = "chat_transcript"
+
+
+async def sending_mailbox(session: AsyncSession, tenant_id: int, team_id: int | None) -> Mailbox | None:
+    """The team's active mailbox with an SMTP relay, else the tenant's first such; None when it has none.
+
+    A mailbox without a relay could never deliver: offering it would promise mail that never comes.
+    """
+    candidates = [select(Mailbox).where(Mailbox.team_id == team_id)] if team_id is not None else []
+    candidates.append(select(Mailbox))
+    for query in candidates:
+        mailbox = await session.scalar(
+            query.where(Mailbox.tenant_id == tenant_id, Mailbox.is_active.is_(True), Mailbox.smtp_host != "")
+            .order_by(Mailbox.id)
+            .limit(1)
+        )
+        if mailbox is not None:
+            return mailbox
+    return None
+
+
+def queue_chat_transcript(
+    session: AsyncSession, *, mailbox: Mailbox, conversation: Conversation, to: str, language: str, subject: str,
+    text: str,
+) -> None:
+    """Queue a chat transcript (already written, in the visitor's language) in the caller's transaction.
+
+    A bare ``email.send`` job: the transcript is not a message of the conversation. Its Message-ID
+    carries the conversation's number, so an answer to it threads into the chat's conversation.
+    """
+    payload = {
+        "kind": CHAT_TRANSCRIPT,
+        "mailbox_id": mailbox.id,
+        "to": clean_address(to, "email"),
+        "language": language if language in LANGUAGES else "en",
+        "message_id": new_message_id(conversation.number, mailbox.address),
+        "subject": clean_line(subject, 900),
+        "text": text,
+    }
+    enqueue(session, SEND_JOB, payload, tenant_id=conversation.tenant_id)
+
+
+async def _send_chat_transcript(ctx: JobContext, payload: dict[str, Any]) -> None:
+    async with ctx.db.read() as session:
+        mailbox = await session.get(Mailbox, int(payload["mailbox_id"]))
+    if mailbox is None or not mailbox.is_active:
+        raise PermanentJobError("the mailbox was deleted or switched off")
+    to = str(payload["to"])
+    mail = Outgoing(
+        from_name=mailbox.display_name,
+        from_address=mailbox.address,
+        to=[("", to)],
+        cc=(),
+        subject=str(payload.get("subject") or ""),
+        message_id=str(payload["message_id"]),
+        text=str(payload.get("text") or ""),
+        signature=mailbox.signature,
+        auto_submitted="auto-generated",  # machine-written: no out-of-office answers to it
+        language=str(payload.get("language") or ""),
+    )
+    try:
+        await relay(mailbox, ctx.services.settings, wire_bytes(compose(mail)), mailbox.address, [to])
+    except RelayRefused as exc:
+        if exc.code >= 500:  # the address is refused for good: retrying cannot help
+            raise PermanentJobError(str(exc)) from exc
+        raise
+
+
 async def delivery_errors(session: AsyncSession, message_ids: list[int]) -> dict[int, str]:
     """Why outbound mail of these messages failed or is still waiting (for the thread's badges)."""
     if not message_ids:
@@ -699,6 +824,7 @@ async def delivery_errors(session: AsyncSession, message_ids: list[int]) -> dict
 
 __all__ = [
     "SEND_JOB",
+    "answers_auto_acknowledgement",
     "clean_address",
     "clean_addresses",
     "compose",
@@ -706,8 +832,10 @@ __all__ = [
     "forward_conversation",
     "mailbox_for_conversation",
     "queue_auto_acknowledgement",
+    "queue_chat_transcript",
     "queue_reply",
     "reply_subject",
     "send_email",
+    "sending_mailbox",
     "split_addresses",
 ]

@@ -12,6 +12,10 @@ the IMAP poller reloads its mailboxes.
 
 ``check_smtp`` / ``check_imap`` ("Test connection") log in with a mailbox's settings and answer
 with a short ``CheckResult``; nothing they meet on the network raises.
+
+TLS (``ssl`` or ``starttls``) checks the server's certificate against the system's CAs plus the
+mailbox's own ``tls_ca_pem`` (a company CA, or a self-signed server certificate); ``tls_verify``
+off accepts any certificate (``mailbox_tls``: the one context IMAP, SMTP and the checks use).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from helpline.accounts import service as accounts
 from helpline.accounts.models import Team
 from helpline.accounts.service import LANGUAGES, Actor, audit, require_admin
 from helpline.channels.email.models import Mailbox, ProcessedAction, Security
+from helpline.channels.email.tls import client_context
 from helpline.config import Settings
 from helpline.crypto import decrypt_secret, encrypt_secret
 from helpline.db import utcnow
@@ -47,6 +52,7 @@ MAX_USER = 255
 MAX_PASSWORD = 1024
 MAX_FOLDER = 255
 MAX_RATE_LIMIT = 100_000
+MAX_CA_PEM = 64 * 1024  # a few certificates in PEM; a whole CA bundle belongs in the system store
 CHECK_TIMEOUT = 15.0  # seconds a "Test connection" may take in all
 # A DNS name (letters, digits, - _ .) or an IP address; no spaces, no CR/LF, nothing a command could hide in.
 HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
@@ -74,6 +80,8 @@ DEFAULTS: dict[str, Any] = {
     "smtp_port": 587,
     "smtp_security": Security.starttls,
     "smtp_user": "",
+    "tls_verify": True,
+    "tls_ca_pem": "",
 }
 FIELDS = ("address", *DEFAULTS)
 PASSWORDS = ("imap_password", "smtp_password")
@@ -163,6 +171,29 @@ def _rate_limit(value: object) -> int:
     return value
 
 
+def _ca_pem(value: object) -> str:
+    """Certificates (PEM) to trust for this mailbox's servers: checked to load, never a private key."""
+    text = _string(value, "tls_ca_pem").replace("\r\n", "\n").strip()
+    if not text:
+        return ""
+    if len(text) > MAX_CA_PEM:
+        raise Invalid("is too long (at most %(limit)s characters)", field="tls_ca_pem", limit=MAX_CA_PEM)
+    if "PRIVATE KEY" in text:  # pasted the wrong file: the key must stay on the server
+        raise Invalid("paste only the certificate, never a private key", field="tls_ca_pem")
+    if TEXT_CONTROL.search(text) or "-----BEGIN CERTIFICATE-----" not in text:
+        raise Invalid("must be a certificate in PEM form (-----BEGIN CERTIFICATE-----)", field="tls_ca_pem")
+    try:
+        ssl.create_default_context(cadata=text)
+    except (ssl.SSLError, ValueError) as exc:
+        raise Invalid("is not a readable PEM certificate", field="tls_ca_pem") from exc
+    return text
+
+
+def mailbox_tls(mailbox: Mailbox) -> ssl.SSLContext:
+    """The TLS context for this mailbox's IMAP server and SMTP relay."""
+    return client_context(bool(mailbox.tls_verify), mailbox.tls_ca_pem or "")
+
+
 def _password(value: object, name: str) -> str:
     password = _string(value, name)
     if CONTROL.search(password):
@@ -192,6 +223,8 @@ _CHECKS: dict[str, Callable[[object], Any]] = {
     "smtp_port": lambda v: _port(v, "smtp_port"),
     "smtp_security": lambda v: _choice(v, "smtp_security", Security),
     "smtp_user": lambda v: _line(v, "smtp_user", MAX_USER),
+    "tls_verify": lambda v: _flag(v, "tls_verify"),
+    "tls_ca_pem": _ca_pem,
 }
 
 
@@ -432,8 +465,12 @@ def _failure(exc: BaseException, host: str, port: int) -> CheckResult:
     if isinstance(exc, ConnectionRefusedError):
         return CheckResult(False, N_("%(host)s:%(port)s refused the connection (nothing listens there?)"), where)
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return CheckResult(False, N_("the server's TLS certificate is not trusted: %(reason)s"),
-                           {**where, "reason": exc.verify_message or str(exc)})
+        return CheckResult(
+            False,
+            N_("the server's TLS certificate is not trusted (%(reason)s): add its CA certificate to the "
+               "mailbox, or turn off certificate verification if you trust the network"),
+            {**where, "reason": exc.verify_message or str(exc)},
+        )
     if isinstance(exc, ssl.SSLError):
         return CheckResult(False, N_("TLS failed (is the security setting right for this port?): %(reason)s"),
                            {**where, "reason": exc.reason or str(exc)})
@@ -452,6 +489,7 @@ async def check_smtp(settings: Settings, mailbox: Mailbox) -> CheckResult:
     client = aiosmtplib.SMTP(
         hostname=host, port=port, timeout=CHECK_TIMEOUT,
         use_tls=mailbox.smtp_security == Security.ssl, start_tls=mailbox.smtp_security == Security.starttls,
+        tls_context=mailbox_tls(mailbox),
     )
     where = {"host": host, "port": port}
     try:
@@ -481,15 +519,17 @@ async def check_smtp(settings: Settings, mailbox: Mailbox) -> CheckResult:
     return CheckResult(True, N_("connected to %(host)s:%(port)s (no login set up)"), where)
 
 
-def _imap_login(host: str, port: int, security: Security, user: str, password: str, folder: str) -> int:
+def _imap_login(
+    host: str, port: int, security: Security, user: str, password: str, folder: str, context: ssl.SSLContext
+) -> int:
     """Logs in and selects the folder (blocking: run in a thread); returns how many messages it holds."""
     from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted
 
     client: MailBox | MailBoxStartTls | MailBoxUnencrypted
     if security == Security.ssl:
-        client = MailBox(host, port, timeout=CHECK_TIMEOUT)
+        client = MailBox(host, port, timeout=CHECK_TIMEOUT, ssl_context=context)
     elif security == Security.starttls:
-        client = MailBoxStartTls(host, port, timeout=CHECK_TIMEOUT)
+        client = MailBoxStartTls(host, port, timeout=CHECK_TIMEOUT, ssl_context=context)
     else:
         client = MailBoxUnencrypted(host, port, timeout=CHECK_TIMEOUT)
     try:
@@ -513,7 +553,7 @@ async def check_imap(settings: Settings, mailbox: Mailbox) -> CheckResult:
     where = {"host": host, "port": port, "folder": folder}
     call = asyncio.to_thread(
         _imap_login, host, port, Security(mailbox.imap_security), mailbox.imap_user,
-        imap_password(settings, mailbox), folder,
+        imap_password(settings, mailbox), folder, mailbox_tls(mailbox),
     )
     try:
         count = await asyncio.wait_for(call, CHECK_TIMEOUT + 1)
@@ -559,6 +599,7 @@ __all__ = [
     "inbound_kind",
     "list_mailboxes",
     "mailbox_for_address",
+    "mailbox_tls",
     "normalise_address",
     "own_addresses",
     "smtp_password",

@@ -31,10 +31,13 @@
       end: "End chat", ended: "The chat has ended.", rate: "How was your chat?", stars: "{n} out of 5",
       comment: "Comment (optional)", send_rating: "Send rating", rated: "Thank you for your feedback!",
       transcript: "Email me the transcript", transcript_sent: "We'll send the transcript to {email}.",
+      no_transcript: "Sorry, we can't send transcripts by email from this website.",
+      transcript_limit: "You have asked for the transcript several times. Please try again later.",
       new_chat: "Start a new chat", too_large: "This file is too large.",
       bad_type: "This file type is not allowed.", upload_failed: "The file could not be uploaded.",
       too_long: "Your message is too long.", rate_limited: "You are sending messages too quickly. Please wait a moment.",
-      failed: "Something went wrong. Please try again.", uploading: "Uploading {name}…", unread: "{n} new messages", unread_one: "1 new message"
+      failed: "Something went wrong. Please try again.", uploading: "Uploading {name}…", unread: "{n} new messages", unread_one: "1 new message",
+      opens: "Back online: {when}."
     },
     de: {
       open: "Chatten Sie mit uns", close: "Chat schließen", online: "Wir sind online", offline: "Wir sind offline",
@@ -52,10 +55,13 @@
       end: "Chat beenden", ended: "Der Chat wurde beendet.", rate: "Wie war Ihr Chat?", stars: "{n} von 5",
       comment: "Kommentar (optional)", send_rating: "Bewertung senden", rated: "Vielen Dank für Ihr Feedback!",
       transcript: "Verlauf per E-Mail senden", transcript_sent: "Wir senden den Verlauf an {email}.",
+      no_transcript: "Leider können wir den Verlauf von dieser Website aus nicht per E-Mail senden.",
+      transcript_limit: "Sie haben den Verlauf schon mehrmals angefordert. Bitte versuchen Sie es später erneut.",
       new_chat: "Neuen Chat beginnen", too_large: "Diese Datei ist zu groß.",
       bad_type: "Dieser Dateityp ist nicht erlaubt.", upload_failed: "Die Datei konnte nicht hochgeladen werden.",
       too_long: "Ihre Nachricht ist zu lang.", rate_limited: "Sie senden zu schnell Nachrichten. Bitte warten Sie einen Moment.",
-      failed: "Etwas ist schiefgelaufen. Bitte versuchen Sie es erneut.", uploading: "{name} wird hochgeladen…", unread: "{n} neue Nachrichten", unread_one: "1 neue Nachricht"
+      failed: "Etwas ist schiefgelaufen. Bitte versuchen Sie es erneut.", uploading: "{name} wird hochgeladen…", unread: "{n} neue Nachrichten", unread_one: "1 neue Nachricht",
+      opens: "Wieder erreichbar: {when}."
     },
     hu: {
       open: "Csevegjen velünk", close: "Csevegés bezárása", online: "Elérhetők vagyunk", offline: "Most nem vagyunk elérhetők",
@@ -73,10 +79,13 @@
       end: "Csevegés befejezése", ended: "A csevegés véget ért.", rate: "Milyen volt a csevegés?", stars: "{n} / 5",
       comment: "Megjegyzés (nem kötelező)", send_rating: "Értékelés küldése", rated: "Köszönjük a visszajelzést!",
       transcript: "Küldjék el e-mailben a csevegés szövegét", transcript_sent: "A csevegés szövegét elküldjük ide: {email}.",
+      no_transcript: "Sajnos erről a webhelyről nem tudjuk e-mailben elküldeni a csevegés szövegét.",
+      transcript_limit: "Már többször kérte a csevegés szövegét. Kérjük, próbálja újra később.",
       new_chat: "Új csevegés indítása", too_large: "A fájl túl nagy.",
       bad_type: "Ez a fájltípus nem engedélyezett.", upload_failed: "A fájlt nem sikerült feltölteni.",
       too_long: "Az üzenet túl hosszú.", rate_limited: "Túl gyorsan küld üzeneteket. Kérjük, várjon egy kicsit.",
-      failed: "Hiba történt. Kérjük, próbálja újra.", uploading: "{name} feltöltése…", unread: "{n} új üzenet", unread_one: "1 új üzenet"
+      failed: "Hiba történt. Kérjük, próbálja újra.", uploading: "{name} feltöltése…", unread: "{n} új üzenet", unread_one: "1 új üzenet",
+      opens: "Újra elérhetők leszünk: {when}."
     }
   };
   var EMOJI = "😀 😂 😊 😍 🙂 😉 😢 😮 😅 🤔 🙏 👍 👎 👋 👏 🎉 ❤️ 🔥 ✅ ❌ ⭐ 📎 ☕ 🚀".split(" ");
@@ -87,6 +96,7 @@
   var connected = false, stopped = false, opened = false, identified = false, hasConversation = false;
   var maxSeq = 0, maxAgentSeq = 0, readSent = 0, unread = 0, seen = {}, pending = {}, typingTimer = 0;
   var typingSentAt = 0, typingStop = 0, pendingFiles = [], view = "", agentName = "", conversationNumber = null, visitorEmail = "";
+  var isOpen = true, opensAt = null, invitation = "", inviting = false;  // business hours; a proactive invitation
   var tab = loadTab();  // per tab: unacknowledged messages (resent after a reload), panel open, pre-chat done
   identified = !!tab.identified;
 
@@ -225,6 +235,7 @@
       conversationNumber = number || conversationNumber;
       hasConversation = !!(f.conversation && !/^(solved|closed)$/.test(f.conversation.status));
       if (typeof f.online === "boolean") online = f.online;
+      if (typeof f.open === "boolean") isOpen = f.open;
       tab.outbox.forEach(function (m) {  // what the server never acknowledged goes again, same client_id
         if (!pending[m.client_id]) addMessage({ client_id: m.client_id, author: { kind: "visitor" }, text: m.text,
           attachments: m.files || [] }, true);
@@ -256,10 +267,21 @@
       setAgent("");
     },
     read: function (f) { markSeen(f.seq); },
-    status: function (f) { online = !!f.online; setAgent(agentName); chooseView(); },
+    status: function (f) {  // availability changed: agents came or went, or the business hours opened or closed
+      online = !!f.online;
+      if (typeof f.open === "boolean") { isOpen = f.open; opensAt = f.opens_at || null; }
+      var intro = view === "offline" && ui.extra.querySelector(".intro");
+      if (intro) intro.textContent = offlineIntro();
+      var typed = intro && [].some.call(ui.extra.querySelectorAll("input, textarea"), function (i) { return i.value; });
+      setAgent(agentName);
+      if (!typed) chooseView();  // a message half-written in the offline form stays in front of the visitor
+    },
     ended: function () { hasConversation = false; setAgent(""); hideTyping(); if (view !== "ended") showEnded(); },
+    rated: function (f) { if (ending.rated) ending.rated(f); },
+    transcript_queued: function (f) { if (ending.transcript_queued) ending.transcript_queued(f); },
     error: function (f) {
-      notice(t(({ too_large: "too_long", rate_limited: "rate_limited" })[f.code] || "failed"), true);
+      if (f.frame && ending[f.frame]) return ending[f.frame](f);  // the ended view's rating or transcript form
+      notice(t(({ too_large: "too_long", rate_limited: "rate_limited" })[f.code] || (f.field === "attachment_ids" ? "upload_failed" : "failed")), true);
       var m = tab.outbox.filter(function (o) { return o.client_id === f.client_id; })[0];
       if (!m) return;
       if (f.code === "rate_limited") {  // not stored: the same message goes again in a moment
@@ -295,6 +317,10 @@
     if (f.text) bubble.appendChild(h("div", { class: "text", text: f.text }));
     (f.attachments || []).forEach(function (a) {
       var url = safeUrl(a.url);
+      if (url && /^image\/(png|jpeg|gif|webp)$/.test(a.content_type || "")) {  // a thumbnail; a site's CSP may refuse it: then the link alone
+        var img = h("img", { src: url, alt: "", loading: "lazy", onerror: function () { img.parentNode.remove(); } });
+        bubble.appendChild(h("a", { class: "thumb", href: url, target: "_blank", rel: "noopener noreferrer", tabindex: "-1", "aria-hidden": "true" }, [img]));
+      }
       bubble.appendChild(url
         ? h("a", { class: "file", href: url, target: "_blank", rel: "noopener noreferrer" }, [icon("clip"), a.name || "file"])
         : h("span", { class: "file" }, [icon("clip"), a.name || "file"]));
@@ -416,11 +442,15 @@
   function autosize() { ui.input.style.height = "auto"; ui.input.style.height = Math.min(ui.input.scrollHeight, 120) + "px"; }
 
   function upload(file) {
+    var max = cfg.upload && cfg.upload.max_bytes;
+    if (max && file.size > max) { notice(t("too_large"), true); return; }  // said at once, not after sending it all
     var item = { name: file.name, id: 0 };
     pendingFiles.push(item); renderFiles();
-    var body = new FormData();
-    body.append("token", token); body.append("file", file);
-    request("POST", "/upload", body).then(function (data) { item.id = data.attachment_id; renderFiles(); }, function (err) {
+    ensureToken().then(function () {
+      var body = new FormData();
+      body.append("token", token); body.append("file", file);
+      return request("POST", "/upload", body);
+    }).then(function (data) { item.id = data.attachment_id; item.name = data.name || item.name; renderFiles(); }, function (err) {
       pendingFiles = pendingFiles.filter(function (f) { return f !== item; }); renderFiles();
       var why = String(err.message || "");  // 413 / 415, or a 4xx whose detail says which
       notice(t(err.status === 413 || /large|size|big/i.test(why) ? "too_large"
@@ -515,7 +545,7 @@
     var p = cfg.prechat || {};
     var fields = [field("name", t("name"), "text", p.name === "required" ? "required" : "optional"),
       field("email", t("email"), "email", "required"), field("message", t("message"), "text", "required", true)];
-    var intro = cfg.offline_message || t("offline_intro");
+    var intro = offlineIntro();
     setView("offline", h("div", {}, [h("h2", { class: "h", text: t("leave") }), form(fields, t("send_message"), function (btn) {
       var v = {};
       fields.forEach(function (f) { v[f.input.name] = f.input.value.trim(); f.fail(""); });
@@ -535,6 +565,8 @@
     }, intro)]));
     focusFirst();
   }
+  // The ended view's forms, told how the server took them ("rated", "transcript_queued", or an error naming the frame).
+  var ending = {};
   function showEnded() {
     stopTyping();
     var score = 0, stars = [];
@@ -550,21 +582,32 @@
         stars.push(b); rateBox.appendChild(b);
       })(n);
     }
+    var rateBtn = h("button", { type: "submit", class: "primary", text: t("send_rating") }), mailBtn = null;
     var rating = h("form", { class: "form", onsubmit: function (ev) {
       ev.preventDefault();
       if (!score) { stars[0].focus(); return; }
-      send({ type: "rate", score: score, comment: comment.value.trim().slice(0, 2000) });
-      clear(rating); rating.appendChild(h("p", { class: "ok", role: "status", text: t("rated") }));
+      if (!send({ type: "rate", score: score, comment: comment.value.trim().slice(0, 2000) })) return notice(t("failed"), true);
+      rateBtn.disabled = true;
     } }, [h("p", { class: "h", text: t("rate") }), rateBox,
-      h("label", { for: "hl-comment", text: t("comment") }), comment,
-      h("button", { type: "submit", class: "primary", text: t("send_rating") })]);
+      h("label", { for: "hl-comment", text: t("comment") }), comment, rateBtn]);
     var mail = field("transcript-email", t("email"), "email", "required");
     mail.input.value = visitorEmail;
-    var transcript = form([mail], t("transcript"), function () {
-      var email = mail.input.value.trim();
-      send({ type: "transcript", email: email });
-      clear(transcript); transcript.appendChild(h("p", { class: "ok", role: "status", text: t("transcript_sent", { email: email }) }));
+    var transcript = form([mail], t("transcript"), function (btn) {
+      if (!send({ type: "transcript", email: mail.input.value.trim() })) return notice(t("failed"), true);
+      mailBtn = btn; btn.disabled = true;
     });
+    function done(box, text, role) { clear(box); box.appendChild(h("p", { class: role === "alert" ? "err" : "ok", role: role, text: text })); }
+    ending = {
+      rated: function () { done(rating, t("rated"), "status"); },
+      rate: function () { rateBtn.disabled = false; notice(t("failed"), true); },
+      transcript_queued: function (f) { done(transcript, t("transcript_sent", { email: f.email || mail.input.value.trim() }), "status"); },
+      transcript: function (f) {
+        if (mailBtn) mailBtn.disabled = false;
+        if (f.code === "not_available") return done(transcript, t("no_transcript"), "alert");
+        mail.fail(t(f.field === "email" && f.code === "invalid" ? "bad_email" : f.code === "rate_limited" ? "transcript_limit" : "failed"));
+        mail.input.focus();
+      }
+    };
     setView("ended", h("div", {}, [h("p", { class: "ended", text: t("ended") }), rating, transcript,
       h("button", { type: "button", class: "link", text: t("new_chat"), onclick: function () {
         view = ""; setAgent(""); chooseView(); ui.input.focus();
@@ -572,24 +615,75 @@
     focusFirst();
   }
   function showChat() { if (view !== "chat") setView("chat"); }
-  function greeting() { return cfg.greeting ? h("div", { class: "greet", text: cfg.greeting }) : null; }
+  function greeting() {  // an invitation's greeting stands in for the channel's
+    var text = invitation || cfg.greeting;
+    return text ? h("div", { class: invitation ? "greet invite" : "greet", text: text }) : null;
+  }
+  function offlineIntro() {  // outside business hours: the hours message, and when we are back
+    var text = (!isOpen && cfg.hours_message) || cfg.offline_message || t("offline_intro");
+    var when = !isOpen && opensAt ? new Date(opensAt) : null;
+    if (!when || isNaN(when)) return text;
+    var far = when - Date.now() > 6 * 864e5, o = { weekday: "long", hour: "2-digit", minute: "2-digit" };
+    if (far) { o.day = "numeric"; o.month = "long"; }
+    return text + " " + t("opens", { when: when.toLocaleString(lang, o) });
+  }
   function focusFirst() {
     if (!opened) return;
     var el = ui.extra.querySelector("input, textarea, button");
     if (el) el.focus();
   }
 
-  function open() {
+  function open(invited) {
     if (opened) return;
     opened = tab.open = true; saveTab();
     ui.panel.hidden = false;
     ui.launcher.setAttribute("aria-expanded", "true");
     setUnread(0);
-    ensureToken().then(function () { connect(); }, function () { notice(t("failed"), true); });
-    if (view === "chat") ui.input.focus(); else focusFirst();
+    // An invitation neither takes the focus from the page nor makes a visitor session until the visitor acts.
+    if (invited !== true) { wake(); if (view === "chat") ui.input.focus(); else focusFirst(); }
     markRead();
   }
+  function wake() {
+    if (!token || !ws) ensureToken().then(function () { connect(); }, function () { notice(t("failed"), true); });
+  }
+  // ---------------------------------------------------------------- proactive invitations
+  function chatting() { return hasConversation || maxSeq > 0 || tab.outbox.length > 0; }
+  // Rule syntax (docs/subsystems/chat.md): "*" = any characters over the whole address; "/…" = the path starts so;
+  // "https://…" = the address starts so. Case is ignored.
+  function pageMatches(pattern, url) {
+    var p = String(pattern || "").toLowerCase(), u = url.toLowerCase();
+    if (p.indexOf("*") >= 0) {
+      return new RegExp("^" + p.split("*").map(function (s) { return s.replace(/[.+?^${}()|[\]\\]/g, "\\$&"); }).join(".*") + "$").test(u);
+    }
+    return (p.charAt(0) === "/" ? location.pathname.toLowerCase() : u).indexOf(p) === 0;
+  }
+  function planInvitation() {
+    var url = location.href.split("#")[0], rules = Array.isArray(cfg.invitations) ? cfg.invitations : [], rule = null;
+    for (var i = 0; i < rules.length && !rule; i++) if (rules[i] && pageMatches(rules[i].url, url)) rule = rules[i];
+    var id = rule && rule.url + "\n" + rule.greeting;
+    if (!rule || tab.declined || (tab.invited || []).indexOf(id) >= 0) return;
+    var need = Math.max(0, +rule.seconds || 0) * 1000, spent = 0, last = Date.now();
+    var timer = setInterval(function () {  // counts only the time the page is in view
+      var now = Date.now();
+      if (!document.hidden) spent += now - last;
+      last = now;
+      if (spent < need || (token && !connected)) return;  // a returning visitor: first learn whether they chat already
+      clearInterval(timer);
+      invite(rule.greeting, id);
+    }, 250);
+  }
+  function invite(text, id) {  // once per rule and visit; never while offline, chatting, or after one was closed
+    if (opened || !online || chatting() || tab.declined) return;
+    tab.invited = (tab.invited || []).concat([id]); saveTab();
+    invitation = String(text || ""); inviting = true;
+    var old = ui.list.querySelector(".greet"), g = greeting();
+    if (old) ui.list.replaceChild(g, old); else ui.list.insertBefore(g, ui.list.firstChild);
+    if (view === "prechat") { view = ""; chooseView(); }
+    open(true);
+  }
   function close() {
+    if (inviting && !chatting()) tab.declined = true;  // no more invitations in this visit
+    inviting = false;
     opened = tab.open = false; saveTab();
     ui.panel.hidden = true;
     ui.launcher.setAttribute("aria-expanded", "false");
@@ -621,7 +715,7 @@
     ".notice{background:#fff4d6;color:#6b4f00;font-size:13px;padding:8px 14px;border-bottom:1px solid #f0e0b0}" +
     ".chat{flex:1;display:flex;flex-direction:column;min-height:0}" +
     ".list{flex:1;overflow-y:auto;padding:16px 14px 6px;background:#f6f7fb;display:flex;flex-direction:column;gap:8px}" +
-    ".greet{background:#fff;border:1px solid #e6e8ef;border-radius:12px;padding:10px 12px;color:#3a4152;white-space:pre-wrap}" +
+    ".greet{background:#fff;border:1px solid #e6e8ef;border-radius:12px;padding:10px 12px;color:#3a4152;white-space:pre-wrap}.invite{border-color:var(--c)}" +
     ".msg{display:flex;flex-direction:column;max-width:82%}.msg.me{align-self:flex-end;align-items:flex-end}" +
     ".msg.them{align-self:flex-start}.msg.sys{align-self:center;max-width:95%}" +
     ".who{font-size:12px;color:#6b7385;margin:0 0 2px 4px}" +
@@ -630,6 +724,7 @@
     ".them .bubble{background:#fff;border:1px solid #e6e8ef;border-bottom-left-radius:5px}" +
     ".sys .bubble{background:none;color:#6b7385;font-size:12.5px;padding:2px 8px;text-align:center}" +
     ".sending .bubble{opacity:.65}.failed .bubble{background:#fbe3e6;color:#8c1d2c}.failed .state{color:#b81f34}" +
+    ".thumb{display:block;margin-top:4px}.thumb img{display:block;max-width:100%;max-height:180px;border-radius:10px}" +
     ".file{display:flex;align-items:center;gap:4px;margin-top:4px;text-decoration:underline;color:inherit}.file .ico,.chip .ico{width:14px;height:14px}" +
     ".meta{font-size:11px;color:#8a91a1;margin:2px 4px 0;display:flex;gap:6px}.read .state{color:#1f8f5f;font-weight:600}" +
     ".typing{font-size:12.5px;color:#6b7385;padding:4px 16px 6px;background:#f6f7fb;font-style:italic}" +
@@ -706,6 +801,7 @@
       ui.input, h("button", { type: "button", class: "send", text: t("send"), onclick: sendMessage }), ui.file])])]);
     ui.extra = h("div", { class: "extra", hidden: true });
     ui.panel = h("div", { class: "panel " + side, id: "hl-panel", role: "dialog", "aria-modal": "false", "aria-labelledby": "hl-title", hidden: true,
+      onfocusin: function () { if (!token) wake(); },  // an invited visitor starts to act
       onkeydown: function (ev) {
         if (ev.key !== "Escape") return;
         if (!ui.emoji.hidden) { ui.emoji.hidden = true; emojiBtn.focus(); } else close();
@@ -729,12 +825,14 @@
     request("GET", "/config").then(function (data) {
       cfg = data.channel || {};
       online = !!data.online;
+      isOpen = data.open !== false; opensAt = data.opens_at || null;
       lang = pickLanguage(cfg.language || "auto"); S = STRINGS[lang];
       build();
       setAgent(""); chooseView();
       var known = store("localStorage") && store("localStorage").getItem(TOKEN_KEY);
       if (known || tab.outbox.length) ensureToken().then(connect, retry);  // a returning visitor: catch up at once
       if (tab.open) open();
+      planInvitation();
       window.addEventListener("online", function () { attempt = 0; if (!connected) connect(); });
       window.addEventListener("storage", function (ev) {  // another tab created the visitor token: join that chat
         if (ev.key === TOKEN_KEY && ev.newValue && ev.newValue !== token) { token = ev.newValue; disconnectNow(); }
