@@ -36,6 +36,7 @@ def serve(
     smtp = f"smtp://{settings.smtp_host}:{settings.smtp_port}" if settings.smtp_port else "off"
     typer.echo(f"Helpline on http://{host or settings.host}:{port or settings.port} · SMTP listener: {smtp}")
     _raise_open_files_limit()
+    _freeze_survivors_of_full_collections()
     uvicorn.run(
         "helpline.app:create_app",
         factory=True,
@@ -48,6 +49,37 @@ def serve(
         # Our frames are tiny signals; compressing each one cost more CPU than it saved bytes.
         ws_per_message_deflate=False,
     )
+
+
+# How often the frozen objects are handed back to the collector, so cycles among long-lived objects
+# that have since become garbage (a closed socket's) are freed after all.
+GC_THAW_SECONDS = 600.0
+
+
+def _freeze_survivors_of_full_collections() -> None:
+    """Objects that survive a full collection are long-lived (open sockets, caches): freeze them.
+
+    With 10,000 chat sockets a full collection scanned some 500 MB of objects and stopped the event
+    loop for 0.3-0.9 s, every few seconds under load. Frozen, they are not scanned again; every
+    ``GC_THAW_SECONDS`` they are thawed, so the next full collection (one such pause) frees what
+    has become garbage among them, then freezes the rest again.
+    """
+    import gc
+    import time
+
+    thawed = {"at": time.monotonic()}
+
+    def after_collection(phase: str, info: dict[str, int]) -> None:
+        if phase != "stop" or info.get("generation") != 2:
+            return
+        now = time.monotonic()
+        if now - thawed["at"] >= GC_THAW_SECONDS:
+            thawed["at"] = now
+            gc.unfreeze()  # the next full collection looks at everything once
+        else:
+            gc.freeze()
+
+    gc.callbacks.append(after_collection)
 
 
 def _raise_open_files_limit() -> None:

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Mapper, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -82,7 +82,8 @@ async def inline_connection(session: AsyncSession) -> sqlite3.Connection | None:
     None on PostgreSQL and on aiosqlite (readers): callers then take the ORM path.
     """
     bind = session.bind
-    if not isinstance(bind, AsyncEngine) or not isinstance(bind.dialect, SQLiteDialect_inline):
+    # An AsyncConnection too: a session bound to one connection of the inline writer.
+    if not isinstance(bind, AsyncEngine | AsyncConnection) or not isinstance(bind.dialect, SQLiteDialect_inline):
         return None
     transaction = session.sync_session.get_transaction()
     cached = session.info.get(_CONNECTION)
@@ -132,6 +133,7 @@ def _plan(cls: type, dialect: Dialect) -> _TablePlan:
     pk_col = pk[0] if len(pk) == 1 and pk[0].autoincrement in (True, "auto") else None
     columns = []
     names = []
+    quote = dialect.identifier_preparer.quote
     for column in table.columns:
         if column.server_default is not None:
             raise TypeError(f"{column} has a server default this writer does not handle")
@@ -139,8 +141,8 @@ def _plan(cls: type, dialect: Dialect) -> _TablePlan:
             continue
         prop = mapper.get_property_by_column(column)
         columns.append((prop.key, _default_of(column), column.type._cached_bind_processor(dialect)))
-        names.append(column.name)
-    all_names = ([pk_col.name] if pk_col is not None else []) + names
+        names.append(quote(column.name))  # some column names are SQL words (email_messages.references)
+    all_names = ([quote(pk_col.name)] if pk_col is not None else []) + names
     plan = _TablePlan(
         sql_with_pk=(
             f"INSERT INTO {table.name} ({', '.join(all_names)}) VALUES ({', '.join('?' for _ in all_names)})"
@@ -234,7 +236,8 @@ def _load_plan(cls: type, dialect: Dialect) -> tuple[str, tuple[tuple[str, Any],
             (mapper.get_property_by_column(c).key, c.type._cached_result_processor(dialect, None))
             for c in table.columns
         )
-        select_list = ", ".join(f"{table.name}.{c.name}" for c in table.columns)
+        quote = dialect.identifier_preparer.quote
+        select_list = ", ".join(f"{table.name}.{quote(c.name)}" for c in table.columns)
         plan = _LOADS[key] = (select_list, columns, table.name)
     return plan
 

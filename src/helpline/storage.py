@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
-import tempfile
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,12 +50,7 @@ class AttachmentStore:
         key = f"{tenant_id}/{sha[:2]}/{sha}"
         path = self.root / key
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Write then rename: a crash never leaves half a file under the final name.
-            fd, tmp = tempfile.mkstemp(dir=path.parent)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
+            _write_new(path, data)
         return StoredFile(
             key=key, sha256=sha, size=len(data), filename=safe_filename(filename), content_type=content_type
         )
@@ -64,3 +60,32 @@ class AttachmentStore:
         if self.root.resolve() not in path.parents:
             raise Invalid("bad storage key")
         return path
+
+
+# Folders known to exist, and names for files being written: every received email stores its raw
+# .eml, and tempfile.mkstemp plus mkdir(exist_ok=True) cost more than the write itself.
+_FOLDERS: set[Path] = set()
+_TMP_NUMBERS = itertools.count()
+_TMP_TAG = secrets.token_hex(4)  # with the pid: unique among processes sharing the folder
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """Write then rename: a crash never leaves half a file under the final name."""
+    tmp = f"{path}.{_TMP_TAG}.{os.getpid()}.{next(_TMP_NUMBERS)}.tmp"
+    if path.parent not in _FOLDERS:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if len(_FOLDERS) > 100_000:
+            _FOLDERS.clear()
+        _FOLDERS.add(path.parent)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileNotFoundError:  # the folder went away since (removed by hand, or a test's tmp dir)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

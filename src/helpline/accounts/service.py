@@ -21,6 +21,7 @@ from helpline.accounts.models import ApiToken, AuditEntry, Role, Team, TeamMembe
 from helpline.db import utcnow
 from helpline.errors import Conflict, Invalid, NotFound, PermissionDenied, TooManyRequests
 from helpline.events import Event, on_commit
+from helpline.sqlite_inline import execute_now, inline_connection_flushed
 
 _hasher = PasswordHasher()
 LANGUAGES = ("en", "de", "hu")
@@ -490,7 +491,12 @@ async def take_conversation_number(*, session: AsyncSession, tenant_id: int) -> 
     """The tenant's next conversation reference number (the row lock serialises takers)."""
     # A statement on the table, not the mapped class: the ORM's bulk-UPDATE path (evaluating the
     # criteria against the identity map) cost several times the statement itself on every intake.
-    number = (await session.execute(_TAKE_NUMBER, {"tenant_id": tenant_id})).scalar()
+    connection = await inline_connection_flushed(session)
+    if connection is not None:  # the SQLite writer: the prebuilt statement, without ~0.3 ms of SQLAlchemy
+        rows = execute_now(connection, _TAKE_NUMBER_SQL, (tenant_id,)).fetchall()
+        number = rows[0][0] if rows else None
+    else:
+        number = (await session.execute(_TAKE_NUMBER, {"tenant_id": tenant_id})).scalar()
     if number is None:
         raise NotFound("tenant not found")
     loaded = session.sync_session.identity_map.get(identity_key(Tenant, tenant_id))
@@ -500,6 +506,10 @@ async def take_conversation_number(*, session: AsyncSession, tenant_id: int) -> 
 
 
 _TENANTS: Table = Tenant.__table__  # type: ignore[assignment]
+_TAKE_NUMBER_SQL = (
+    "UPDATE tenants SET next_conversation_number = next_conversation_number + 1 WHERE id = ?"
+    " RETURNING next_conversation_number"
+)
 _TAKE_NUMBER = (
     update(_TENANTS)
     .where(_TENANTS.c.id == bindparam("tenant_id"))

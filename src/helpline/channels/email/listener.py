@@ -23,6 +23,7 @@ from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session, syntax
 
 from helpline.channels.email import service as mailboxes
 from helpline.channels.email.intake import IntakeServices, ingest
+from helpline.channels.email.tls import listener_context
 
 log = logging.getLogger(__name__)
 
@@ -239,6 +240,7 @@ class SmtpListener:
         loop = asyncio.get_running_loop()
         # Looked up once: aiosmtpd would ask the resolver (getfqdn) for every connection.
         hostname = socket.gethostname() or "helpline"
+        tls = listener_context(settings)  # STARTTLS when HELPLINE_SMTP_TLS_CERT/_KEY are set
 
         def protocol() -> Any:
             return HelplineSMTP(
@@ -248,6 +250,7 @@ class SmtpListener:
                 decode_data=False,
                 hostname=hostname,
                 ident="Helpline ESMTP",
+                tls_context=tls,
                 loop=loop,
             )
 
