@@ -5,10 +5,10 @@ an IMAP poller. In order:
 
 1. the raw ``.eml`` is stored first (content-addressed), so whatever happens next nothing is lost;
 2. ``parse_message`` (never raises) reads what it can;
-3. in one transaction: duplicate? (same Message-ID in this tenant) → nothing new; our own
-   mailbox, spam, a bounce, a flooding sender, an auto-reply to our auto-reply → held back or
-   attached as a note; else threaded into its conversation or a new one, with its
-   ``email_messages`` row and attachments;
+3. in one transaction (shared with the mails that arrived with it, see "group commit"):
+   duplicate? (same Message-ID in this tenant) → nothing new; our own mailbox, spam, a bounce,
+   a flooding sender, an auto-reply to our auto-reply → held back or attached as a note; else
+   threaded into its conversation or a new one, with its ``email_messages`` row and attachments;
 4. commit, and only then answer (the listener's 250, the poller's flag).
 
 Idempotent: a redelivered message (same Message-ID, or the same bytes when it has none) is a
@@ -239,7 +239,7 @@ async def _deliver_alone(db: Database, prepared: Prepared, delivery: Delivery) -
 # --- group commit ----------------------------------------------------------------------------
 #
 # The mails waiting when the writer comes round are decided in one transaction and committed
-# together (ADR 0009): the write lock, BEGIN, the commit and the look-ups every mail needs
+# together (ADR 0010): the write lock, BEGIN, the commit and the look-ups every mail needs
 # (mailbox, the tenant's own addresses) are paid once per batch instead of once per mail. Each
 # caller still returns only after the commit that holds its mail, so the SMTP listener's 250 and
 # the IMAP poller's flag keep their meaning. If anything in a batch fails, the whole transaction
