@@ -150,13 +150,12 @@ async def transfer(conversation_id: int, body: TransferRequest, ctx: Ctx = Depen
         agent_id=body.agent_id,
         note=body.note,
     )
-    routed = done.routed if isinstance(done.routed, dict) else {}
     return TransferRead(
         conversation_id=conversation_id,
         to=done.target.kind,
         target_id=done.target.id,
         name=done.target.name,
-        work_item_id=routed.get("work_item_id"),
+        work_item_id=done.work_item_id,
     )
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.accounts.models import User
 from helpline.accounts.service import Actor
@@ -38,7 +39,7 @@ class TransferTarget:
 @dataclass(frozen=True)
 class Transferred:
     target: TransferTarget
-    routed: Any  # what the engine host answered for a queue transfer (None for an agent)
+    work_item_id: int | None  # the routed item a queue transfer moved (None for an agent)
 
 
 def clean_note(value: object) -> str | None:
@@ -50,7 +51,7 @@ def clean_note(value: object) -> str | None:
     return note or None
 
 
-async def agents_for_transfer(session: Any, actor: Actor) -> list[tuple[int, str, str]]:
+async def agents_for_transfer(session: AsyncSession, actor: Actor) -> list[tuple[int, str, str]]:
     """Active agents of the tenant but the actor: (id, name, shown presence state)."""
     rows = await session.execute(
         select(User.id, User.name, m.AgentPresence.shown_state)
@@ -61,7 +62,7 @@ async def agents_for_transfer(session: Any, actor: Actor) -> list[tuple[int, str
     return [(uid, name, state or "offline") for uid, name, state in rows.all()]
 
 
-async def _target(session: Any, actor: Actor, queue_id: int | None, agent_id: int | None) -> TransferTarget:
+async def _target(session: AsyncSession, actor: Actor, queue_id: int | None, agent_id: int | None) -> TransferTarget:
     if (queue_id is None) == (agent_id is None):
         raise Invalid("choose a queue or an agent", field="queue_id" if queue_id is None else "agent_id")
     if queue_id is not None:
@@ -91,7 +92,7 @@ async def transfer(
     async with db.read() as session:
         await conversations.get_conversation(session=session, actor=actor, conversation_id=conversation_id)
         target = await _target(session, actor, queue_id, agent_id)
-    routed = None
+    routed: Any = None
     if target.kind == "queue":
         # The host writes in a transaction of its own: never inside ours.
         routed = await host.execute(
@@ -111,4 +112,5 @@ async def transfer(
                 session=session, actor=actor, conversation_id=conversation_id, direction=Direction.note,
                 message=conversations.NewMessage(body_text=text),
             )
-    return Transferred(target, routed)
+    work_item_id = routed.get("work_item_id") if isinstance(routed, dict) else None
+    return Transferred(target, work_item_id)
