@@ -199,7 +199,7 @@ async def add_message(
             ),
             status_after=body.status,
         )
-        return (await message_reads(session, [message]))[0]
+    return MessageRead.model_validate(message)  # a JSON reply has no attachments to look up
 
 
 @router.post(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -59,6 +59,9 @@ class NewMessage:
     created_at: datetime | None = None
     # Outbound only: extra recipients, for channels that have them (email CC/BCC).
     recipients: Recipients = field(default_factory=Recipients)
+    # Outbound only, set by add_message: the replying agent's name, for channels that show it
+    # (chat), so their adapter need not read the user back.
+    author_name: str = ""
 
 
 @dataclass
@@ -685,7 +688,8 @@ async def add_message(
         # The customer wrote again: the case is open again (a closed one too — nothing is lost).
         await _change_status(session, actor, conversation, Status.open)
     elif direction == Direction.outbound:
-        await outbound.dispatch(session, conversation, stored, message)
+        author_name = actor.name if actor.user_id is not None else ""  # the system signs nothing
+        await outbound.dispatch(session, conversation, stored, replace(message, author_name=author_name))
         if conversation.first_response_at is None:
             conversation.first_response_at = stored.created_at
         if status_after is not None:

@@ -515,8 +515,7 @@ async def record_agent_reply(
     )
     session.add(row)
     await session.flush()
-    name = await agent_name(session, conversation.tenant_id, message.author_user_id)
-    _announce(session, row, message, name=name, files=bool(new.attachments))
+    _announce(session, row, message, name=new.author_name, files=bool(new.attachments))
 
 
 def _announce(session: AsyncSession, row: ChatMessage, message: Message, *, name: str, files: bool) -> None:
