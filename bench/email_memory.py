@@ -10,6 +10,10 @@ sampled every few seconds. At the end every accepted mail is checked to be store
     .venv/bin/python bench/email_memory.py                     # 100,000 messages, 8 connections
     .venv/bin/python bench/email_memory.py --messages 5000     # a quick look
     .venv/bin/python bench/email_memory.py --tracemalloc 20    # + where the growth is (slower)
+    .venv/bin/python bench/email_memory.py --queue-max 0       # no queue cap: the routing engine holds every mail
+
+Nobody answers the mails, so the default queue is capped at ``--queue-max`` waiting items (1,000):
+later conversations stay in the inbox unrouted, as when a real queue is full.
 
 ``--tracemalloc N``: the server traces allocations (N frames) and, on a signal from here, writes
 a snapshot after the warm-up and one at the end; the biggest differences are printed.
@@ -296,6 +300,18 @@ def print_growth(first: Path, last: Path, top: int = 15) -> None:
 # --- main --------------------------------------------------------------------------------------
 
 
+def cap_waiting_items(url: str, token: str, limit: int) -> None:
+    """Give the tenant's queues a maximum size: a conversation that finds its queue full stays in the
+    inbox unrouted (every mail is still stored and shown), so the engine's memory stays bounded."""
+    headers = {"Authorization": f"Bearer {token}"}
+    queues = httpx.get(url + "/api/v1/routing/queues", headers=headers, timeout=60)
+    queues.raise_for_status()
+    for queue in queues.json():
+        httpx.patch(url + f"/api/v1/routing/queues/{queue['id']}", headers=headers, json={"max_size": limit},
+                    timeout=60).raise_for_status()
+    print(f"   {len(queues.json())} queue(s) capped at {limit} waiting items")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=100_000, help="messages to send (default 100,000)")
@@ -305,6 +321,10 @@ def main() -> int:
     parser.add_argument("--settle-seconds", type=float, default=10.0, help="wait before the last RSS sample")
     parser.add_argument("--tracemalloc", type=int, default=0, metavar="FRAMES",
                         help="trace the server's allocations (frames per trace; slows it down)")
+    parser.add_argument("--queue-max", type=int, default=1000, metavar="N",
+                        help="the default queue holds at most N waiting items (default 1,000; 0: no limit). "
+                             "Nobody answers in this bench: without a cap the routing engine keeps all "
+                             "100,000 conversations waiting in memory (about 1 KB each)")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--keep", action="store_true", help="keep the temporary var dir")
     args = parser.parse_args()
@@ -341,6 +361,8 @@ def main() -> int:
             json={"address": SUPPORT, "sender_rate_limit_per_hour": 0},
             timeout=120,
         ).raise_for_status()
+        if args.queue_max:
+            cap_waiting_items(server.url, token, args.queue_max)
         print(f"   server pid {server.pid} at {server.url}, SMTP on 127.0.0.1:{smtp_port}; {database}")
 
         run = Run(Mailer(args.seed, args.size), args.messages)
