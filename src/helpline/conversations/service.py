@@ -718,11 +718,6 @@ async def record_automatic_message(
     return stored
 
 
-def record_event(session: AsyncSession, conversation: Conversation, kind: str, **details: Any) -> None:
-    """A timeline entry by Helpline itself (a channel reporting, e.g. an acknowledgement sent)."""
-    _timeline(session, conversation, Actor.system(conversation.tenant_id), kind, **details)
-
-
 async def set_delivery_status(session: AsyncSession, message_id: int, status: str) -> None:
     """How an outbound message's delivery stands, as its channel reports it (queued, sent, failed).
 

@@ -687,9 +687,11 @@ async def _mark_sent(ctx: JobContext, email_id: int, raw: bytes, partial: str) -
 async def _note_acknowledged(session: AsyncSession, row: EmailMessage) -> None:
     """"Automatic acknowledgement sent to …" on the timeline of the conversation holding it now."""
     message = await session.get(Message, row.message_id)
-    conversation = await session.get(Conversation, message.conversation_id) if message is not None else None
-    if conversation is not None:
-        conversations.record_event(session, conversation, "auto_ack", to=", ".join(row.to_addresses))
+    if message is not None:
+        await conversations.record_timeline(
+            session=session, actor=Actor.system(row.tenant_id), conversation_id=message.conversation_id,
+            kind="auto_ack", to=", ".join(row.to_addresses),
+        )
 
 
 async def _mark_failed(ctx: JobContext, email_id: int, reason: str) -> None:
