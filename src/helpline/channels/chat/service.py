@@ -46,6 +46,7 @@ from helpline.events import Event, on_commit
 from helpline.validation import CONTROL, TEXT_CONTROL
 from helpline.validation import one_line as _line
 from helpline.validation import text_value as _string
+from helpline.web.i18n import gettext_for
 
 CHANNELS_CHANGED = "chat.channels_changed"
 CHAT_MESSAGE = "chat.message"  # a message entered the chat log (see _announce)
@@ -402,10 +403,17 @@ async def _visitor_contact(session: AsyncSession, chat: ChatSession, language: s
     if chat.contact_id is not None:
         return chat.contact_id
     contact = await contacts.create_contact(
-        session=session, actor=Actor.system(chat.tenant_id), name=chat.name or "Chat visitor", language=language,
+        session=session, actor=Actor.system(chat.tenant_id), name=chat.name or await _nameless(session, chat),
+        language=language,
     )
     chat.contact_id = contact.id
     return contact.id
+
+
+async def _nameless(session: AsyncSession, chat: ChatSession) -> str:
+    """A visitor who gave no name is "Chat visitor" in the company's language (the agents read it)."""
+    tenant = await session.get(Tenant, chat.tenant_id)
+    return gettext_for(tenant.default_language if tenant is not None else "en").gettext("Chat visitor")
 
 
 async def next_seq(session: AsyncSession, conversation_id: int) -> int:
