@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -17,13 +18,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from helpline.accounts import service as accounts
 from helpline.accounts.models import Role
 from helpline.config import Settings, load_settings
 from helpline.db import Base, Database, sync_url
 from helpline.migrate import upgrade
+from helpline.search import search_file_path
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -88,9 +90,15 @@ def _reset(url: str) -> None:
             conn.execute(text(f"TRUNCATE {', '.join(tables)}, search_documents RESTART IDENTITY CASCADE"))
         else:
             conn.execute(text("PRAGMA foreign_keys=OFF"))
-            for table in [*reversed(tables), "search_fts"]:
+            for table in [*reversed(tables), "search_pending"]:
                 conn.execute(text(f"DELETE FROM {table}"))
     engine.dispose()
+    database = make_url(sync_url(url)).database
+    if database and search_file_path(database).exists():
+        # The search file follows the pending rows by their ids, which go on counting: only the
+        # documents themselves are emptied.
+        with sqlite3.connect(search_file_path(database)) as index:
+            index.execute("DELETE FROM search_fts")
 
 
 @pytest.fixture

@@ -84,12 +84,20 @@ class Runtime:
         await self.smtp.start()
 
     async def _checkpoint_wal(self) -> None:
+        """SQLite upkeep: the search file follows the writes (every 0.25 s), the WAL is folded back
+        (every second) and the pending search rows the index holds are deleted (every 10 s)."""
+        ticks = 0
         while True:
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(0.25)
+            ticks += 1
             try:
-                await self.db.checkpoint_wal()
-            except Exception:  # a busy or failed checkpoint is retried on the next tick
-                log.warning("WAL checkpoint failed", exc_info=True)
+                await self.db.index_pending_search()
+                if ticks % 4 == 0:
+                    await self.db.checkpoint_wal()
+                if ticks % 40 == 0:
+                    await self.db.forget_indexed_search()
+            except Exception:  # a busy or failed step is retried on the next tick
+                log.warning("SQLite upkeep failed", exc_info=True)
 
     async def stop(self) -> None:
         await self.smtp.stop()

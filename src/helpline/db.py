@@ -16,11 +16,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, DateTime, MetaData, event, text
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+from helpline import search
 
 if TYPE_CHECKING:
     from helpline.events import EventBus
@@ -214,7 +216,27 @@ class Database:
                         await conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         return max(frames, 0)
 
+    @property
+    def path(self) -> str:
+        """The SQLite database file ("" on PostgreSQL)."""
+        return (make_url(self.url).database or "") if self.is_sqlite else ""
+
+    async def index_pending_search(self) -> int:
+        """SQLite: copy what writers queued for search into the search file (ADR 0012)."""
+        if not self.is_sqlite:
+            return 0
+        return await search.catch_up(self.path)
+
+    async def forget_indexed_search(self) -> int:
+        """SQLite: delete the pending search rows the search file already holds."""
+        if not self.is_sqlite:
+            return 0
+        async with self.transaction() as session:
+            return await search.forget_applied(session, self.path)
+
     async def dispose(self) -> None:
+        if self.is_sqlite:
+            search.close_search_file(self.path)
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()

@@ -1,21 +1,27 @@
 """Full-text search behind one ``SearchIndex`` interface.
 
-SQLite: an FTS5 table with ``unicode61 remove_diacritics 2``. PostgreSQL: a ``tsvector``
+SQLite: an FTS5 table with ``unicode61 remove_diacritics 2`` in a file of its own, filled from
+``search_pending`` rows off the event loop (``SearchFile``, ADR 0012). PostgreSQL: a ``tsvector``
 column with a GIN index over text folded the same way in Python, so ``koszonom`` finds
-``Köszönöm`` on both without a database extension. Documents are written in the same
-transaction as the change they describe. User input never reaches the query language: it
-is cut into word tokens, each quoted and prefix-matched.
+``Köszönöm`` on both without a database extension. Documents (or, on SQLite, the pending rows
+that carry them) are written in the same transaction as the change they describe, and a search
+sees every committed write. User input never reaches the query language: it is cut into word
+tokens, each quoted and prefix-matched.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+import sqlite3
+import threading
 import unicodedata
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from pathlib import Path
 from typing import Protocol
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.sqlite_inline import execute_now, inline_connection
@@ -122,72 +128,215 @@ def _hits(
             for kind, ref_id, conversation_id, contact_id, title, body in rows]
 
 
-# Created by the migration, not by the ORM: the two databases need different tables.
-SQLITE_DDL = (
+# Created by the migrations, not by the ORM (autogenerate leaves them alone): the two databases
+# need different tables.
+SEARCH_TABLES = ("search_fts", "search_documents", "search_pending", "search_index")
+
+
+# --- SQLite: FTS5 in a file of its own, filled off the event loop (ADR 0012) -------------------
+
+# The search file sits next to the database: var/helpline.db -> var/helpline.search.db.
+SEARCH_FILE_SUFFIX = ".search.db"
+APPLY_BATCH = 2000  # pending documents copied into the index per transaction
+
+_FTS_DDL = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5("
     "scope, title, body, kind UNINDEXED, ref_id UNINDEXED, conversation_id UNINDEXED,"
-    " contact_id UNINDEXED, tokenize = 'unicode61 remove_diacritics 2')",
+    " contact_id UNINDEXED, tokenize = 'unicode61 remove_diacritics 2')"
 )
-POSTGRES_DDL = (
-    "CREATE TABLE IF NOT EXISTS search_documents (doc_id BIGINT PRIMARY KEY, tenant_id INTEGER NOT NULL,"
-    " kind VARCHAR(16) NOT NULL, ref_id INTEGER NOT NULL, conversation_id INTEGER, contact_id INTEGER,"
-    " title TEXT NOT NULL, body TEXT NOT NULL, tsv TSVECTOR NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS ix_search_documents_tsv ON search_documents USING gin (tsv)",
-    "CREATE INDEX IF NOT EXISTS ix_search_documents_tenant ON search_documents (tenant_id, doc_id)",
+# Which database the file indexes (its search_index token) and the last pending row copied in.
+_MARK_DDL = "CREATE TABLE IF NOT EXISTS search_mark (token TEXT NOT NULL, applied INTEGER NOT NULL)"
+_PENDING_INSERT_SQL = (
+    "INSERT INTO search_pending (doc_id, op, scope, title, body, kind, ref_id, conversation_id, contact_id)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-SEARCH_TABLES = ("search_fts", "search_documents")
-
-
-_FTS_DELETE = text("DELETE FROM search_fts WHERE rowid = :rowid")
-
-
+_PENDING_INSERT = text(
+    "INSERT INTO search_pending (doc_id, op, scope, title, body, kind, ref_id, conversation_id, contact_id)"
+    " VALUES (:doc_id, :op, :scope, :title, :body, :kind, :ref_id, :conversation_id, :contact_id)"
+)
+_PENDING_SELECT = (
+    "SELECT id, doc_id, op, scope, title, body, kind, ref_id, conversation_id, contact_id FROM search_pending"
+    " WHERE id > ? ORDER BY id LIMIT ?"
+)
 _FTS_INSERT_SQL = (
     "INSERT INTO search_fts (rowid, scope, title, body, kind, ref_id, conversation_id, contact_id)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _FTS_DELETE_SQL = "DELETE FROM search_fts WHERE rowid = ?"
+_FTS_SEARCH_SQL = (
+    "SELECT kind, ref_id, conversation_id, contact_id, title, body FROM search_fts"
+    " WHERE search_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
+)
+# What a pending row asks for: n = a new document, u = replace it, d = delete it.
+NEW, REPLACE, DELETE = "n", "u", "d"
 
 
-def _fts_row(doc: SearchDocument) -> tuple[object, ...]:
-    return (doc.doc_id, f"t{doc.tenant_id} k{doc.kind}", doc.title, doc.body, doc.kind, doc.ref_id,
+def search_file_path(database_path: str | Path) -> Path:
+    path = Path(database_path)
+    return path.with_name(path.stem + SEARCH_FILE_SUFFIX)
+
+
+class SearchFile:
+    """The FTS5 index of one SQLite database, kept in a file of its own.
+
+    Writers only add ``search_pending`` rows in their own transaction (a plain insert). This copies
+    them into the index in batches, on a worker thread with its own connections: FTS5's segment
+    merges (up to 0.4 s once the index outgrew the page cache) stop the event loop no more, and
+    being another file, they take no lock the writers need. Every search first copies in what is
+    pending, so a search sees every committed write.
+    """
+
+    def __init__(self, database_path: str) -> None:
+        self.database_path = database_path
+        self.path = search_file_path(database_path)
+        self._lock = threading.Lock()
+        self._source: sqlite3.Connection | None = None  # the database: reads search_pending
+        self._index: sqlite3.Connection | None = None  # the search file: the only writer
+
+    def _connections(self) -> tuple[sqlite3.Connection, sqlite3.Connection]:
+        if self._source is None or self._index is None:
+            source = sqlite3.connect(self.database_path, isolation_level=None, check_same_thread=False)
+            source.execute("PRAGMA busy_timeout=10000")
+            index = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=10000", "cache_size=-65536"):
+                index.execute(f"PRAGMA {pragma}")
+            index.execute(_FTS_DDL)
+            index.execute(_MARK_DDL)
+            self._source, self._index = source, index
+        return self._source, self._index
+
+    @staticmethod
+    def _applied(source: sqlite3.Connection, index: sqlite3.Connection) -> int:
+        """The last pending row in the index; a file made for another database starts over.
+        Inside the index's write transaction, so another process's copier cannot interleave."""
+        token = source.execute("SELECT token FROM search_index").fetchone()
+        token = token[0] if token else ""
+        mark = index.execute("SELECT token, applied FROM search_mark").fetchone()
+        if mark is not None and mark[0] == token:
+            return int(mark[1])
+        index.execute("DELETE FROM search_fts")
+        index.execute("DELETE FROM search_mark")
+        index.execute("INSERT INTO search_mark (token, applied) VALUES (?, 0)", (token,))
+        return 0
+
+    def apply_pending(self) -> int:
+        """Copy what is pending into the index (worker thread); how many rows were copied."""
+        copied = 0
+        with self._lock:
+            source, index = self._connections()
+            while True:
+                index.execute("BEGIN IMMEDIATE")
+                try:
+                    applied = self._applied(source, index)
+                    rows = source.execute(_PENDING_SELECT, (applied, APPLY_BATCH)).fetchall()
+                    # In rising rowid order (stable: one document's own steps keep theirs): FTS5
+                    # flushes its pending terms into a new segment whenever a rowid goes backwards.
+                    for _id, doc_id, op, scope, title, body, kind, ref_id, conversation_id, contact_id in sorted(
+                        rows, key=lambda row: row[1]
+                    ):
+                        if op != NEW:
+                            index.execute(_FTS_DELETE_SQL, (doc_id,))
+                        if op != DELETE:
+                            index.execute(
+                                _FTS_INSERT_SQL, (doc_id, scope, title, body, kind, ref_id, conversation_id, contact_id)
+                            )
+                    if rows:
+                        index.execute("UPDATE search_mark SET applied = ?", (rows[-1][0],))
+                    index.execute("COMMIT")
+                except BaseException:
+                    index.execute("ROLLBACK")
+                    raise
+                copied += len(rows)
+                if len(rows) < APPLY_BATCH:
+                    return copied
+
+    def applied_mark(self) -> int:
+        with self._lock:
+            source, index = self._connections()
+            token = source.execute("SELECT token FROM search_index").fetchone()
+            mark = index.execute("SELECT token, applied FROM search_mark").fetchone()
+            # Another database's mark says nothing about ours: nothing of ours is copied yet.
+            return int(mark[1]) if mark is not None and token is not None and mark[0] == token[0] else 0
+
+    def query(self, match: str, limit: int) -> list[tuple[str, int, int | None, int | None, str, str]]:
+        """Run a MATCH on a connection of its own (worker thread), beside the applier."""
+        connection = sqlite3.connect(self.path, check_same_thread=False)
+        try:
+            return [tuple(row) for row in connection.execute(_FTS_SEARCH_SQL, (match, limit))]
+        finally:
+            connection.close()
+
+    def close(self) -> None:
+        with self._lock:
+            for connection in (self._source, self._index):
+                if connection is not None:
+                    connection.close()
+            self._source = self._index = None
+
+
+_files: dict[str, SearchFile] = {}
+_files_lock = threading.Lock()
+
+
+def sqlite_search_file(database_path: str) -> SearchFile:
+    """The one ``SearchFile`` of this process for a database file."""
+    with _files_lock:
+        found = _files.get(database_path)
+        if found is None:
+            found = _files[database_path] = SearchFile(database_path)
+        return found
+
+
+def close_search_file(database_path: str) -> None:
+    with _files_lock:
+        found = _files.pop(database_path, None)
+    if found is not None:
+        found.close()
+
+
+def _database_path(session: AsyncSession) -> str:
+    bind = session.get_bind()
+    database = (bind.engine if isinstance(bind, Connection) else bind).url.database
+    if not database:
+        raise RuntimeError("full-text search on SQLite needs a database file")
+    return database
+
+
+async def catch_up(database_path: str) -> int:
+    """Copy every committed pending document into the search file (off the event loop)."""
+    return await asyncio.to_thread(sqlite_search_file(database_path).apply_pending)
+
+
+async def forget_applied(session: AsyncSession, database_path: str) -> int:
+    """Delete the pending rows the index already holds (in the caller's write transaction)."""
+    applied = await asyncio.to_thread(sqlite_search_file(database_path).applied_mark)
+    result = await session.execute(text("DELETE FROM search_pending WHERE id <= :applied"), {"applied": applied})
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _pending_row(doc: SearchDocument, op: str) -> tuple[object, ...]:
+    return (doc.doc_id, op, f"t{doc.tenant_id} k{doc.kind}", doc.title, doc.body, doc.kind, doc.ref_id,
             doc.conversation_id, doc.contact_id)
 
 
 class Fts5Index:
     async def upsert(self, session: AsyncSession, doc: SearchDocument, *, fresh: bool = False) -> None:
         """Index a document; ``fresh`` says it is new, so there is nothing to replace."""
+        await self._pend(session, _pending_row(doc, NEW if fresh else REPLACE))
+
+    async def delete(self, session: AsyncSession, kind: str, ref_id: int) -> None:
+        await self._pend(session, (ref_id * 4 + KIND_CODES[kind], DELETE, "", "", "", kind, ref_id, None, None))
+
+    @staticmethod
+    async def _pend(session: AsyncSession, row: tuple[object, ...]) -> None:
         # On the inline writer, straight to sqlite3: through SQLAlchemy each of these costs
         # ~0.1 ms of Python for a few µs of SQLite, and intake writes two or three per request.
         connection = await inline_connection(session)
         if connection is not None:
-            if not fresh:
-                execute_now(connection, _FTS_DELETE_SQL, (doc.doc_id,))
-            execute_now(connection, _FTS_INSERT_SQL, _fts_row(doc))
+            execute_now(connection, _PENDING_INSERT_SQL, row)
             return
-        if not fresh:
-            await session.execute(_FTS_DELETE, {"rowid": doc.doc_id})
-        await session.execute(
-            text(
-                "INSERT INTO search_fts"
-                " (rowid, scope, title, body, kind, ref_id, conversation_id, contact_id) VALUES"
-                " (:rowid, :scope, :title, :body, :kind, :ref_id, :conversation_id, :contact_id)"
-            ),
-            {
-                "rowid": doc.doc_id,
-                "scope": f"t{doc.tenant_id} k{doc.kind}",
-                "title": doc.title,
-                "body": doc.body,
-                "kind": doc.kind,
-                "ref_id": doc.ref_id,
-                "conversation_id": doc.conversation_id,
-                "contact_id": doc.contact_id,
-            },
-        )
-
-    async def delete(self, session: AsyncSession, kind: str, ref_id: int) -> None:
-        await session.execute(
-            text("DELETE FROM search_fts WHERE rowid = :rowid"), {"rowid": ref_id * 4 + KIND_CODES[kind]}
-        )
+        keys = ("doc_id", "op", "scope", "title", "body", "kind", "ref_id", "conversation_id", "contact_id")
+        await session.execute(_PENDING_INSERT, dict(zip(keys, row, strict=True)))
 
     async def search(
         self, session: AsyncSession, tenant_id: int, query: str, kinds: tuple[str, ...], limit: int
@@ -198,14 +347,10 @@ class Fts5Index:
         kind_clause = " OR ".join(f'"k{k}"' for k in kinds if k in KIND_CODES) or '"kconversation"'
         words = " AND ".join(f'"{t}"' + ("*" if _as_prefix(i, tokens) else "") for i, t in enumerate(tokens))
         match = f'scope : ("t{tenant_id}" AND ({kind_clause})) AND {{title body}} : ({words})'
-        result = await session.execute(
-            text(
-                "SELECT kind, ref_id, conversation_id, contact_id, title, body FROM search_fts"
-                " WHERE search_fts MATCH :match ORDER BY rowid DESC LIMIT :limit"
-            ),
-            {"match": match, "limit": limit},
-        )
-        return _hits([tuple(r) for r in result.all()], tokens)
+        database_path = _database_path(session)
+        await catch_up(database_path)
+        rows = await asyncio.to_thread(sqlite_search_file(database_path).query, match, limit)
+        return _hits(rows, tokens)
 
 
 class PostgresIndex:
