@@ -16,6 +16,7 @@ from helpline.migrate import upgrade
 from helpline.search import index_for, search_file_path
 from tests.conftest import make_tenant
 
+
 async def _start(db: Database, tenant_id: int, subject: str, body: str) -> int:
     async with db.transaction() as session:
         conversation = await conversations.start_conversation(
@@ -64,13 +65,7 @@ async def test_a_search_file_left_from_another_database_is_emptied_not_mixed_in(
         assert await _found(db, tenant_id, "4711")
     finally:
         await db.dispose()
-    kept = tmp_path / "kept.search.db"
-    search_file_path(tmp_path / "helpline.db").rename(kept)
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{tmp_path / 'helpline.db'}{suffix}").unlink(missing_ok=True)
-
-    upgrade(url)  # a new database under the same name, with the old search file put back
-    kept.rename(search_file_path(tmp_path / "helpline.db"))
+    _new_database_beside_the_old_search_file(tmp_path, url)
     db = Database(url)
     try:
         tenant_id = await make_tenant(db, "acme", "Acme")  # the same tenant id as before
@@ -79,6 +74,15 @@ async def test_a_search_file_left_from_another_database_is_emptied_not_mixed_in(
         assert await _found(db, tenant_id, "4711") == [new]
     finally:
         await db.dispose()
+
+
+def _new_database_beside_the_old_search_file(tmp_path: Path, url: str) -> None:
+    kept = tmp_path / "kept.search.db"
+    search_file_path(tmp_path / "helpline.db").rename(kept)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{tmp_path / 'helpline.db'}{suffix}").unlink(missing_ok=True)
+    upgrade(url)  # a new database under the same name, with the old search file put back
+    kept.rename(search_file_path(tmp_path / "helpline.db"))
 
 
 async def test_the_migration_moves_indexed_documents_into_the_search_file(tmp_path: Path):
