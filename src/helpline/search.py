@@ -12,6 +12,7 @@ tokens, each quoted and prefix-matched.
 from __future__ import annotations
 
 import asyncio
+import queue
 import re
 import sqlite3
 import threading
@@ -138,6 +139,7 @@ SEARCH_TABLES = ("search_fts", "search_documents", "search_pending", "search_ind
 # The search file sits next to the database: var/helpline.db -> var/helpline.search.db.
 SEARCH_FILE_SUFFIX = ".search.db"
 APPLY_BATCH = 2000  # pending documents copied into the index per transaction
+MAX_IDLE_READERS = 4
 
 _FTS_DDL = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5("
@@ -192,6 +194,9 @@ class SearchFile:
         self._lock = threading.Lock()
         self._source: sqlite3.Connection | None = None  # the database: reads search_pending
         self._index: sqlite3.Connection | None = None  # the search file: the only writer
+        self._copied_up_to = -1  # the newest pending row known to be in the index (a hint)
+        # Searches reuse their connections: a new one starts with a cold page cache.
+        self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
 
     def _connections(self) -> tuple[sqlite3.Connection, sqlite3.Connection]:
         if self._source is None or self._index is None:
@@ -224,6 +229,9 @@ class SearchFile:
         copied = 0
         with self._lock:
             source, index = self._connections()
+            newest = source.execute("SELECT max(id) FROM search_pending").fetchone()[0] or 0
+            if newest <= self._copied_up_to:
+                return 0  # the common case of a search: nothing new since the last copy
             while True:
                 index.execute("BEGIN IMMEDIATE")
                 try:
@@ -248,6 +256,7 @@ class SearchFile:
                     raise
                 copied += len(rows)
                 if len(rows) < APPLY_BATCH:
+                    self._copied_up_to = rows[-1][0] if rows else applied
                     return copied
 
     def applied_mark(self) -> int:
@@ -260,13 +269,27 @@ class SearchFile:
 
     def query(self, match: str, limit: int) -> list[tuple[str, int, int | None, int | None, str, str]]:
         """Run a MATCH on a connection of its own (worker thread), beside the applier."""
-        connection = sqlite3.connect(self.path, check_same_thread=False)
         try:
-            return [tuple(row) for row in connection.execute(_FTS_SEARCH_SQL, (match, limit))]
-        finally:
+            connection = self._readers.get_nowait()
+        except queue.Empty:
+            connection = sqlite3.connect(self.path, check_same_thread=False)
+        try:
+            rows = [tuple(row) for row in connection.execute(_FTS_SEARCH_SQL, (match, limit))]
+        except BaseException:
             connection.close()
+            raise
+        if self._readers.qsize() < MAX_IDLE_READERS:
+            self._readers.put(connection)
+        else:
+            connection.close()
+        return rows
 
     def close(self) -> None:
+        while True:
+            try:
+                self._readers.get_nowait().close()
+            except queue.Empty:
+                break
         with self._lock:
             for connection in (self._source, self._index):
                 if connection is not None:
