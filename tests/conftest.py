@@ -25,7 +25,7 @@ from helpline.accounts.models import Role
 from helpline.config import Settings, load_settings
 from helpline.db import Base, Database, sync_url
 from helpline.migrate import upgrade
-from helpline.search import search_file_path
+from helpline.search import CONTACT_TABLE, DOCUMENT_TABLE, search_file_path
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -98,7 +98,8 @@ def _reset(url: str) -> None:
         # The search file follows the pending rows by their ids, which go on counting: only the
         # documents themselves are emptied.
         with sqlite3.connect(search_file_path(database)) as index:
-            index.execute("DELETE FROM search_fts")
+            for table in (DOCUMENT_TABLE, CONTACT_TABLE):
+                index.execute(f"DELETE FROM {table}")
 
 
 @pytest.fixture

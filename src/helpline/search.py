@@ -141,10 +141,14 @@ SEARCH_FILE_SUFFIX = ".search.db"
 APPLY_BATCH = 2000  # pending documents copied into the index per transaction
 MAX_IDLE_READERS = 4
 
-_FTS_DDL = (
-    "CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5("
+# Contacts have an index of their own: a prefix query merges the doclists of every word it covers,
+# and in one shared index a contact search for "refund*" merged those of a million messages.
+CONTACT_TABLE, DOCUMENT_TABLE = "contact_fts", "search_fts"
+_FTS_DDL = tuple(
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING fts5("
     "scope, title, body, kind UNINDEXED, ref_id UNINDEXED, conversation_id UNINDEXED,"
     " contact_id UNINDEXED, tokenize = 'unicode61 remove_diacritics 2')"
+    for table in (DOCUMENT_TABLE, CONTACT_TABLE)
 )
 # Which database the file indexes (its search_index token) and the last pending row copied in.
 _MARK_DDL = "CREATE TABLE IF NOT EXISTS search_mark (token TEXT NOT NULL, applied INTEGER NOT NULL)"
@@ -161,14 +165,18 @@ _PENDING_SELECT = (
     " WHERE id > ? ORDER BY id LIMIT ?"
 )
 _FTS_INSERT_SQL = (
-    "INSERT INTO search_fts (rowid, scope, title, body, kind, ref_id, conversation_id, contact_id)"
+    "INSERT INTO {table} (rowid, scope, title, body, kind, ref_id, conversation_id, contact_id)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_FTS_DELETE_SQL = "DELETE FROM search_fts WHERE rowid = ?"
+_FTS_DELETE_SQL = "DELETE FROM {table} WHERE rowid = ?"
 _FTS_SEARCH_SQL = (
-    "SELECT kind, ref_id, conversation_id, contact_id, title, body FROM search_fts"
-    " WHERE search_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
+    "SELECT rowid, kind, ref_id, conversation_id, contact_id, title, body FROM {table}"
+    " WHERE {table} MATCH ? ORDER BY rowid DESC LIMIT ?"
 )
+
+
+def fts_table(kind: str) -> str:
+    return CONTACT_TABLE if kind == "contact" else DOCUMENT_TABLE
 # What a pending row asks for: n = a new document, u = replace it, d = delete it.
 NEW, REPLACE, DELETE = "n", "u", "d"
 
@@ -205,7 +213,8 @@ class SearchFile:
             index = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=10000", "cache_size=-65536"):
                 index.execute(f"PRAGMA {pragma}")
-            index.execute(_FTS_DDL)
+            for statement in _FTS_DDL:
+                index.execute(statement)
             index.execute(_MARK_DDL)
             self._source, self._index = source, index
         return self._source, self._index
@@ -219,7 +228,8 @@ class SearchFile:
         mark = index.execute("SELECT token, applied FROM search_mark").fetchone()
         if mark is not None and mark[0] == token:
             return int(mark[1])
-        index.execute("DELETE FROM search_fts")
+        for table in (DOCUMENT_TABLE, CONTACT_TABLE):
+            index.execute(f"DELETE FROM {table}")
         index.execute("DELETE FROM search_mark")
         index.execute("INSERT INTO search_mark (token, applied) VALUES (?, 0)", (token,))
         return 0
@@ -242,11 +252,13 @@ class SearchFile:
                     for _id, doc_id, op, scope, title, body, kind, ref_id, conversation_id, contact_id in sorted(
                         rows, key=lambda row: row[1]
                     ):
+                        table = fts_table(kind)
                         if op != NEW:
-                            index.execute(_FTS_DELETE_SQL, (doc_id,))
+                            index.execute(_FTS_DELETE_SQL.format(table=table), (doc_id,))
                         if op != DELETE:
                             index.execute(
-                                _FTS_INSERT_SQL, (doc_id, scope, title, body, kind, ref_id, conversation_id, contact_id)
+                                _FTS_INSERT_SQL.format(table=table),
+                                (doc_id, scope, title, body, kind, ref_id, conversation_id, contact_id),
                             )
                     if rows:
                         index.execute("UPDATE search_mark SET applied = ?", (rows[-1][0],))
@@ -267,14 +279,16 @@ class SearchFile:
             # Another database's mark says nothing about ours: nothing of ours is copied yet.
             return int(mark[1]) if mark is not None and token is not None and mark[0] == token[0] else 0
 
-    def query(self, match: str, limit: int) -> list[tuple[str, int, int | None, int | None, str, str]]:
-        """Run a MATCH on a connection of its own (worker thread), beside the applier."""
+    def query(
+        self, table: str, match: str, limit: int
+    ) -> list[tuple[int, str, int, int | None, int | None, str, str]]:
+        """Run a MATCH on a connection of its own (worker thread), beside the applier; rowid first."""
         try:
             connection = self._readers.get_nowait()
         except queue.Empty:
             connection = sqlite3.connect(self.path, check_same_thread=False)
         try:
-            rows = [tuple(row) for row in connection.execute(_FTS_SEARCH_SQL, (match, limit))]
+            rows = [tuple(row) for row in connection.execute(_FTS_SEARCH_SQL.format(table=table), (match, limit))]
         except BaseException:
             connection.close()
             raise
@@ -372,8 +386,12 @@ class Fts5Index:
         match = f'scope : ("t{tenant_id}" AND ({kind_clause})) AND {{title body}} : ({words})'
         database_path = _database_path(session)
         await catch_up(database_path)
-        rows = await asyncio.to_thread(sqlite_search_file(database_path).query, match, limit)
-        return _hits(rows, tokens)
+        index = sqlite_search_file(database_path)
+        rows = []
+        for table in sorted({fts_table(kind) for kind in kinds if kind in KIND_CODES} or {DOCUMENT_TABLE}):
+            rows += await asyncio.to_thread(index.query, table, match, limit)
+        rows.sort(key=lambda row: row[0], reverse=True)  # newest first across both indexes
+        return _hits([row[1:] for row in rows[:limit]], tokens)
 
 
 class PostgresIndex:
