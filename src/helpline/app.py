@@ -62,7 +62,7 @@ class Runtime:
         self.chat = VisitorRegistry(self)
         self.routing = RoutingHost(self.db, self.bus, clock=routing_clock, database_url=settings.database_url)
         self._token_cache: dict[str, tuple[float, Actor]] = {}
-        self._checkpointer: asyncio.Task[None] | None = None
+        self._upkeep: asyncio.Task[None] | None = None
         # Helpline's own SMTP listener (HELPLINE_SMTP_PORT; 0 = off), on this process's event loop.
         self.smtp = SmtpListener(self)
         # IMAP pollers, one per mailbox with IMAP on; HELPLINE_IMAP_POLL_SECONDS=0 turns them off.
@@ -74,7 +74,7 @@ class Runtime:
         await self.db.refresh_statistics()
         await self.bus.start()
         if self.db.is_sqlite:
-            self._checkpointer = asyncio.create_task(self._checkpoint_wal(), name="wal-checkpoint")
+            self._upkeep = asyncio.create_task(self._sqlite_upkeep(), name="sqlite-upkeep")
         self.sweeper.start()
         self.hub.start()
         self.chat.start()
@@ -83,7 +83,7 @@ class Runtime:
             await self.imap.start()
         await self.smtp.start()
 
-    async def _checkpoint_wal(self) -> None:
+    async def _sqlite_upkeep(self) -> None:
         """SQLite upkeep: the search file follows the writes (every 0.25 s), the WAL is folded back
         (every second) and the pending search rows the index holds are deleted (every 10 s)."""
         ticks = 0
@@ -103,10 +103,10 @@ class Runtime:
         await self.smtp.stop()
         if self.imap is not None:
             await self.imap.stop()
-        if self._checkpointer is not None:
-            self._checkpointer.cancel()
+        if self._upkeep is not None:
+            self._upkeep.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._checkpointer
+                await self._upkeep
         await self.routing.stop()
         await self.chat.stop()
         await self.hub.stop()

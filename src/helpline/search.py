@@ -220,14 +220,21 @@ class SearchFile:
         return self._source, self._index
 
     @staticmethod
-    def _applied(source: sqlite3.Connection, index: sqlite3.Connection) -> int:
+    def _mark(source: sqlite3.Connection, index: sqlite3.Connection) -> tuple[str, int | None]:
+        """This database's token, and the last pending row the index holds of it (None: the file
+        is new, or was made for another database)."""
+        row = source.execute("SELECT token FROM search_index").fetchone()
+        token = row[0] if row else ""
+        mark = index.execute("SELECT token, applied FROM search_mark").fetchone()
+        return token, (int(mark[1]) if mark is not None and mark[0] == token else None)
+
+    @classmethod
+    def _applied(cls, source: sqlite3.Connection, index: sqlite3.Connection) -> int:
         """The last pending row in the index; a file made for another database starts over.
         Inside the index's write transaction, so another process's copier cannot interleave."""
-        token = source.execute("SELECT token FROM search_index").fetchone()
-        token = token[0] if token else ""
-        mark = index.execute("SELECT token, applied FROM search_mark").fetchone()
-        if mark is not None and mark[0] == token:
-            return int(mark[1])
+        token, applied = cls._mark(source, index)
+        if applied is not None:
+            return applied
         for table in (DOCUMENT_TABLE, CONTACT_TABLE):
             index.execute(f"DELETE FROM {table}")
         index.execute("DELETE FROM search_mark")
@@ -273,11 +280,8 @@ class SearchFile:
 
     def applied_mark(self) -> int:
         with self._lock:
-            source, index = self._connections()
-            token = source.execute("SELECT token FROM search_index").fetchone()
-            mark = index.execute("SELECT token, applied FROM search_mark").fetchone()
-            # Another database's mark says nothing about ours: nothing of ours is copied yet.
-            return int(mark[1]) if mark is not None and token is not None and mark[0] == token[0] else 0
+            _token, applied = self._mark(*self._connections())
+            return applied or 0  # another database's mark says nothing of ours is copied yet
 
     def query(
         self, table: str, match: str, limit: int
