@@ -143,6 +143,42 @@ def proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def process_tree(pid: int) -> list[int]:
+    """The process and its living descendants (the server's mail workers and their fork server)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, ()))
+    return tree
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and its living descendants."""
+    return sum(seconds for seconds in map(proc_cpu_seconds, process_tree(pid)) if seconds == seconds)
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its living descendants, summed (pages they share count in
+    each, so this is an upper bound), in MB."""
+    total = 0.0
+    for member in process_tree(pid):
+        try:
+            lines = Path(f"/proc/{member}/status").read_text().splitlines()
+        except OSError:
+            continue
+        total += next((int(line.split()[1]) / 1024 for line in lines if line.startswith("VmRSS:")), 0.0)
+    return total or float("nan")
+
+
 # --- the CLI and the server ---------------------------------------------------------------------
 
 
@@ -217,7 +253,8 @@ class Server:
         return self.process.pid
 
     def cpu_seconds(self) -> float:
-        return proc_cpu_seconds(self.pid)
+        """The server's CPU seconds, its mail workers' included."""
+        return tree_cpu_seconds(self.pid)
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -50,6 +50,7 @@ from _harness import (
     percentile,
     print_header,
     proc_cpu_seconds,
+    rss_mb,
     start_py_spy,
     start_server,
 )
@@ -62,13 +63,6 @@ TARGET_RSS_MB = 1024
 TARGET_P99_MS = 100
 # 1,000 active chats, each answered by its agent about every 20 s (agents read and type): 50 replies/s.
 DEFAULT_RATE = 50.0
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def raise_fd_limit(wanted: int) -> None:

@@ -49,6 +49,8 @@ from _harness import (
     loadavg,
     percentile,
     print_header,
+    proc_cpu_seconds,
+    rss_mb,
     start_py_spy,
     start_server,
     wait_until_quiet,
@@ -199,13 +201,6 @@ def wait_visible(url: str, token: str, expected: int, timeout: float = 120) -> t
         time.sleep(0.2)
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def phase(label: str, messages: list[tuple[str, bytes]], server_port: int, clients: int) -> tuple[Run, float]:
     total_mb = sum(len(raw) for _s, raw in messages) / 1e6
     print(f"   {label}: {len(messages)} messages, {total_mb:.1f} MB, {clients} SMTP clients")
@@ -272,9 +267,10 @@ def main() -> int:
         spy = None
         if profiling and args.profile_phase == "typical":
             spy = start_py_spy(server.pid, spy_out, args.profile_seconds, args.profile)
-        cpu0 = server.cpu_seconds()
+        cpu0, main0 = server.cpu_seconds(), proc_cpu_seconds(server.pid)
         run, elapsed = phase("typical", typical, smtp_port, args.clients)
         server_cpu = server.cpu_seconds() - cpu0
+        main_cpu = proc_cpu_seconds(server.pid) - main0
         seen, visible_after = wait_visible(server.url, token, run.accepted)
         rate = report("typical", run, elapsed, len(typical))
         print(f"   visible through the API: {seen} conversations (checked {visible_after:.1f} s after the last 250)")
@@ -282,6 +278,11 @@ def main() -> int:
         print(
             f"   server CPU {100 * server_cpu / elapsed:.0f}% of one core, {per_msg:.1f} ms per message "
             f"(=> at most {1000 / per_msg:.0f} msgs/s with a core to itself); load average {loadavg()}"
+        )
+        main_per_msg = 1000 * main_cpu / max(1, run.accepted)
+        print(
+            f"   of which the server process {main_per_msg:.1f} ms per message, its mail workers "
+            f"{per_msg - main_per_msg:.1f} ms"
         )
         rss_after = rss_mb(server.pid)
         print(f"   server RSS: {rss_start:.0f} MB at start, {rss_after:.0f} MB after {run.accepted} messages")

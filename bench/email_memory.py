@@ -44,7 +44,17 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import cli, create_admin, create_token, free_port, headline, loadavg, print_header, start_server
+from _harness import (
+    cli,
+    create_admin,
+    create_token,
+    free_port,
+    headline,
+    loadavg,
+    print_header,
+    rss_mb,
+    start_server,
+)
 from _text import TextGen
 
 ADMIN_EMAIL = "bench-admin@example.com"
@@ -202,10 +212,6 @@ def memory_mb(pid: int) -> dict[str, float]:
         if key in ("VmRSS", "RssAnon", "RssFile", "RssShmem"):
             out[key] = int(value.split()[0]) / 1024
     return out
-
-
-def rss_mb(pid: int) -> float:
-    return memory_mb(pid).get("VmRSS", float("nan"))
 
 
 @dataclass

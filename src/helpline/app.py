@@ -26,6 +26,7 @@ from helpline.accounts.service import Actor, SlidingWindowLimiter
 from helpline.channels.chat.socket import VisitorRegistry
 from helpline.channels.email.imap import ImapIntake
 from helpline.channels.email.listener import SmtpListener
+from helpline.channels.email.workers import MailWorkers
 from helpline.config import Settings, load_settings
 from helpline.db import Database
 from helpline.errors import Conflict, DomainError, Invalid
@@ -63,6 +64,8 @@ class Runtime:
         self.routing = RoutingHost(self.db, self.bus, clock=routing_clock, database_url=settings.database_url)
         self._token_cache: dict[str, tuple[float, Actor]] = {}
         self._upkeep: asyncio.Task[None] | None = None
+        # Mail workers: processes that store and parse received mail (HELPLINE_EMAIL_WORKERS; ADR 0013).
+        self.mail_workers = MailWorkers(settings.email_workers) if settings.email_workers > 0 else None
         # Helpline's own SMTP listener (HELPLINE_SMTP_PORT; 0 = off), on this process's event loop.
         self.smtp = SmtpListener(self)
         # IMAP pollers, one per mailbox with IMAP on; HELPLINE_IMAP_POLL_SECONDS=0 turns them off.
@@ -112,6 +115,8 @@ class Runtime:
         await self.hub.stop()
         await self.sweeper.stop()
         await self.bus.stop()
+        if self.mail_workers is not None:
+            self.mail_workers.close()
         await self.db.dispose()
 
     async def token_actor(self, token: str) -> Actor | None:

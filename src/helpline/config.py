@@ -62,6 +62,8 @@ class Settings:
     smtp_tls_key: str = ""
     # Largest inbound email (whole message, attachments included); bigger mail gets SMTP 552.
     email_max_bytes: int = 30 * 1024 * 1024
+    # Processes that store and parse received mail beside the server (ADR 0013); 0 = in the server.
+    email_workers: int = 0
     # IMAP intake: seconds between polls of each mailbox (IDLE brings new mail sooner); 0 = no pollers.
     imap_poll_seconds: int = 60
 
@@ -93,4 +95,5 @@ def load_settings() -> Settings:
         smtp_tls_key=os.environ.get("HELPLINE_SMTP_TLS_KEY", ""),
         email_max_bytes=_int("HELPLINE_EMAIL_MAX_BYTES", 30 * 1024 * 1024),
         imap_poll_seconds=_int("HELPLINE_IMAP_POLL_SECONDS", 60),
+        email_workers=_int("HELPLINE_EMAIL_WORKERS", 1 if (os.cpu_count() or 1) > 1 else 0),
     )

@@ -62,6 +62,10 @@ class NewMessage:
     # Outbound only, set by add_message: the replying agent's name, for channels that show it
     # (chat), so their adapter need not read the user back.
     author_name: str = ""
+    # Set by a channel whose parser already ran the HTML through ``html.sanitise_html`` (email, in
+    # its mail worker): a second pass changes nothing and cost the event loop more than the rest of
+    # the checks together.
+    html_sanitised: bool = False
 
 
 @dataclass
@@ -336,7 +340,7 @@ def _bodies(new: NewMessage) -> tuple[str, str]:
 
 
 def _checked_bodies(new: NewMessage) -> tuple[str, str]:
-    html = sanitise_html(new.body_html) if new.body_html else ""
+    html = new.body_html if new.html_sanitised else sanitise_html(new.body_html) if new.body_html else ""
     text = new.body_text or (html_to_text(html) if html else "")
     if len(text) > MAX_BODY_CHARS or len(html) > MAX_BODY_CHARS * 2:
         raise Invalid(

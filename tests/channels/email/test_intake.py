@@ -16,6 +16,7 @@ from helpline.accounts import service as accounts
 from helpline.channels.email import service as mailboxes
 from helpline.channels.email.intake import ingest
 from helpline.channels.email.models import EmailMessage, SendStatus, SuspendedEmail
+from helpline.channels.email.workers import MailWorkers
 from helpline.config import Settings
 from helpline.conversations import service as conversations
 from helpline.conversations.models import Attachment, Conversation, Direction, Message, Status
@@ -31,6 +32,7 @@ class Services:
     db: Database
     store: AttachmentStore
     settings: Settings
+    mail_workers: MailWorkers | None = None
 
 
 @pytest.fixture

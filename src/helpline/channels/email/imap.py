@@ -47,6 +47,7 @@ from sqlalchemy import select, update
 
 from helpline.channels.email.models import Mailbox, ProcessedAction, Security
 from helpline.channels.email.tls import client_context
+from helpline.channels.email.workers import MailWorkers
 from helpline.config import Settings
 from helpline.crypto import decrypt_secret
 from helpline.db import Database, utcnow
@@ -73,11 +74,12 @@ T = TypeVar("T")
 
 
 class IntakeServices(Protocol):
-    """What the poller needs from the app ``Runtime`` (the same as ``intake.ingest``)."""
+    """What the poller needs from the app ``Runtime`` (what ``intake.ingest`` needs, and the bus)."""
 
     db: Database
     store: AttachmentStore
     settings: Settings
+    mail_workers: MailWorkers | None
     bus: EventBus
 
 

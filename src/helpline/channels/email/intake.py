@@ -35,14 +35,16 @@ from helpline.accounts.service import Actor
 from helpline.channels.email import sending
 from helpline.channels.email import service as mailboxes
 from helpline.channels.email.models import EmailMessage, Mailbox, SendStatus, SuspendedEmail, SuspendReason
-from helpline.channels.email.parsing import ParsedAttachment, ParsedEmail, parse_message
+from helpline.channels.email.parsing import ParsedAttachment, ParsedEmail
+from helpline.channels.email.preparing import MAX_RFC_ID, Prepared, prepare_now
+from helpline.channels.email.workers import MailWorkers
 from helpline.config import Settings
 from helpline.contacts import service as contacts
 from helpline.contacts.models import IdentityKind
 from helpline.conversations import service as conversations
 from helpline.conversations.models import Conversation, Direction, Message
 from helpline.db import Database, utcnow
-from helpline.errors import Conflict, DomainError, TooLarge
+from helpline.errors import Conflict, DomainError
 from helpline.sqlite_inline import bind_value, execute_now, inline_connection_flushed, write_new
 from helpline.storage import AttachmentStore, StoredFile
 
@@ -56,7 +58,6 @@ UNKNOWN_SENDER = "unknown-sender@example.com"
 EMPTY_BODY = "(no text)"
 RATE_WINDOW = timedelta(hours=1)
 MAX_EXTERNAL_ID = 300  # messages.external_id
-MAX_RFC_ID = 500  # email_messages.rfc_message_id
 _TOKEN = re.compile(r"\[#(\d{1,9})\]")
 # sending.new_message_id: <{24 hex}.{conversation number}@{mailbox domain}>
 _OUR_ID = re.compile(r"^<[0-9a-f]{24}\.(\d{1,9})@([^<>@\s]+)>$", re.IGNORECASE)
@@ -70,6 +71,7 @@ class IntakeServices(Protocol):
     db: Database
     store: AttachmentStore
     settings: Settings
+    mail_workers: MailWorkers | None
 
 
 @dataclass(frozen=True)
@@ -78,17 +80,6 @@ class IntakeResult:
     conversation_id: int | None = None
     message_id: int | None = None
     reason: str = ""
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A received mail after the file work: the raw stored, parsed, attachments stored."""
-
-    raw: StoredFile
-    parsed: ParsedEmail
-    rfc_message_id: str
-    attachments: tuple[tuple[ParsedAttachment, StoredFile], ...]
-    defects: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -148,66 +139,19 @@ async def _tenant_of(db: Database, mailbox_id: int) -> int | None:
 
 
 async def prepare(services: IntakeServices, raw: bytes, *, tenant_id: int) -> Prepared:
-    """Store the raw mail, parse it, store its attachments (in a thread when it is big)."""
-    if len(raw) > THREAD_ABOVE_BYTES:
-        return await asyncio.to_thread(_prepare, services, raw, tenant_id)
-    return _prepare(services, raw, tenant_id)
-
-
-def _prepare(services: IntakeServices, raw: bytes, tenant_id: int) -> Prepared:
+    """Store the raw mail, parse it, store its attachments: in a mail worker process when the
+    server has them (ADR 0013), else in a thread when the mail is big, else here."""
     store = services.store
     # The raw mail may be bigger than one attachment may be: its own limit is the listener's.
-    raw_store = AttachmentStore(store.root, max(store.max_bytes, services.settings.email_max_bytes))
-    raw_file = raw_store.put(tenant_id=tenant_id, data=raw, filename="message.eml", content_type="message/rfc822")
-    parsed = parse_message(raw)
-    defects = list(parsed.defects)
-    kept: list[tuple[ParsedAttachment, StoredFile]] = []
-    for attachment in parsed.attachments:
-        stored = _store_attachment(store, tenant_id, attachment, defects)
-        if stored is not None:
-            kept.append((attachment, stored))
-    return Prepared(
-        raw=raw_file,
-        parsed=parsed,
-        rfc_message_id=_rfc_id(parsed.message_id, raw_file.sha256),
-        attachments=tuple(kept),
-        defects=tuple(defects),
-    )
-
-
-def _store_attachment(
-    store: AttachmentStore, tenant_id: int, attachment: ParsedAttachment, defects: list[str]
-) -> StoredFile | None:
-    """One attachment into the store; one too big is dropped with a defect (the mail is kept)."""
-    try:
-        return store.put(
-            tenant_id=tenant_id,
-            data=attachment.data,
-            filename=attachment.filename,
-            content_type=attachment.content_type,
-        )
-    except TooLarge:
-        defects.append(
-            f"attachment {attachment.filename!r} ({len(attachment.data)} bytes) dropped: larger than the "
-            f"{store.max_bytes // (1024 * 1024)} MB limit; it is still in the raw message"
-        )
-        return None
-    except DomainError:  # a content type the store refuses: keep the bytes as what they are, unknown
-        return store.put(
-            tenant_id=tenant_id,
-            data=attachment.data,
-            filename=attachment.filename,
-            content_type="application/octet-stream",
-        )
-
-
-def _rfc_id(message_id: str | None, raw_sha256: str) -> str:
-    """The Message-ID, or one made from the bytes (a resend of the same bytes is then a duplicate)."""
-    if message_id and len(message_id) <= MAX_RFC_ID:
-        return message_id
-    if message_id:
-        return f"<{hashlib.sha256(message_id.encode()).hexdigest()}@helpline.invalid>"
-    return f"<{raw_sha256}@helpline.invalid>"
+    job = (store.root, store.max_bytes, max(store.max_bytes, services.settings.email_max_bytes), raw, tenant_id)
+    workers = services.mail_workers
+    if workers is not None:
+        prepared = await workers.prepare(*job)
+        if prepared is not None:
+            return prepared
+    if len(raw) > THREAD_ABOVE_BYTES:
+        return await asyncio.to_thread(prepare_now, *job)
+    return prepare_now(*job)
 
 
 def _external_id(rfc_message_id: str) -> str:
@@ -412,9 +356,7 @@ _DUPLICATE_SQL = (
 )
 
 
-async def _is_duplicate(
-    session: AsyncSession, tenant_id: int, rfc_message_id: str, releasing_id: int | None
-) -> bool:
+async def _is_duplicate(session: AsyncSession, tenant_id: int, rfc_message_id: str, releasing_id: int | None) -> bool:
     """Stored as a message, or held back, already (one round trip: every mail asks)."""
     connection = await inline_connection_flushed(session)
     if connection is not None:  # the SQLite writer: one prebuilt statement, no ORM query
@@ -538,8 +480,12 @@ async def _bounce(session: AsyncSession, prepared: Prepared, delivery: Delivery)
         )
     if outbound is None:
         # Nothing of ours bounced (or it cannot be told which): the raw mail stays stored, no note.
-        log.info("bounce %s for an unknown message %s: ignored, raw kept at %s",
-                 prepared.rfc_message_id, parsed.bounced_message_id, prepared.raw.key)
+        log.info(
+            "bounce %s for an unknown message %s: ignored, raw kept at %s",
+            prepared.rfc_message_id,
+            parsed.bounced_message_id,
+            prepared.raw.key,
+        )
         return IntakeResult("ignored", reason=f"bounce for an unknown message; raw kept as {prepared.raw.key}")
     reason = _bounce_reason(prepared)
     outbound.send_status = SendStatus.failed
@@ -698,6 +644,7 @@ def _new_message(prepared: Prepared, defects: list[str]) -> conversations.NewMes
     return conversations.NewMessage(
         body_text=text,
         body_html=html,
+        html_sanitised=True,  # parse_message sanitised it
         attachments=[stored for _part, stored in prepared.attachments],
         external_id=_external_id(prepared.rfc_message_id),
         created_at=written,
