@@ -192,9 +192,12 @@ class BodyLimit:
             if content_type.startswith("multipart/form-data")
             else self.settings.max_body_bytes
         )
+        # The chat widget calls from the customer's website: its 413 must be readable there (CORS),
+        # or the visitor sees "upload failed" instead of "this file is too large".
+        origin = headers.get(b"origin") if scope.get("path", "").startswith("/widget/") else None
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _too_large(send, limit)
+            await _too_large(send, limit, origin)
             return
         state = {"received": 0, "refused": False, "started": False}
 
@@ -207,7 +210,7 @@ class BodyLimit:
                 if state["received"] > limit:
                     state["refused"] = True
                     if not state["started"]:
-                        await _too_large(send, limit)
+                        await _too_large(send, limit, origin)
                         state["started"] = True
                     return {"type": "http.disconnect"}
             return message
@@ -222,15 +225,12 @@ class BodyLimit:
         await self.app(scope, limited_receive, guarded_send)
 
 
-async def _too_large(send: Send, limit: int) -> None:
+async def _too_large(send: Send, limit: int, origin: bytes | None = None) -> None:
     body = json.dumps({"detail": f"the request body is larger than {limit} bytes", "field": "body"}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if origin:  # nothing about the channel is told: any site may read that its body was too big
+        headers += [(b"access-control-allow-origin", origin), (b"vary", b"Origin")]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

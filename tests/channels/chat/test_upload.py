@@ -241,6 +241,11 @@ def test_a_file_over_the_limit_is_refused_413(live_server: Server, channel: dict
     assert upload(live_server, channel, token, "gerade.png", PNG + b"\x00" * (limit - len(PNG))).status_code == 201
     empty = upload(live_server, channel, token, "leer.txt", b"")
     assert empty.status_code == 422 and empty.json()["field"] == "file"
+    # Over the server's own request limit (HELPLINE_MAX_UPLOAD_BYTES) the refusal comes before the
+    # route, and the widget must still be able to read it.
+    huge = upload(live_server, channel, token, "riesiger.png", PNG + b"\x00" * (25 * 1024 * 1024))
+    assert huge.status_code == 413 and huge.json()["field"] == "body"
+    assert huge.headers["access-control-allow-origin"] == SITE
 
 
 def test_hostile_file_names_lose_their_path_and_control_characters(live_server: Server, channel: dict[str, Any]):
