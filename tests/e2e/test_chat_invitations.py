@@ -1,7 +1,8 @@
 """Proactive invitations and business hours in the widget, in real Chromium on a customer's website
 (another origin): a rule for */pricing* opens the chat with its greeting after 2 s on /pricing but not on
 /about, not again once the visitor closed it, never while nobody is there; outside business hours the
-leave-a-message form shows the hours message and when the chat is back."""
+leave-a-message form shows the hours message and when the chat is back; a single-page site (history.pushState)
+gets the rules of the page it moved to."""
 
 from __future__ import annotations
 
@@ -80,6 +81,25 @@ def test_a_pricing_rule_invites_after_two_seconds_on_pricing_only_and_not_again_
     fresh = new_context(viewport=VIEWPORT).new_page()  # another visitor: invited at once on /checkout
     fresh.goto(on_page(host_origin, live_server, channel, "/checkout/pay"))
     expect(invitation(fresh)).to_have_text("Hilfe beim Bezahlen?")
+
+
+def test_a_single_page_site_is_invited_where_it_moved_to_not_where_it_was(
+    live_server: Server, host_origin: str, admin: User, api: Callable[[str], httpx.Client],
+    new_context: Callable[..., BrowserContext],
+) -> None:
+    set_state(api, "available")
+    channel = make_channel(api(admin.email), host_origin, name="Bohne SPA", invitations=RULES)
+    wait_until_online(live_server, host_origin, channel)
+    page = new_context(viewport=VIEWPORT).new_page()
+    page.goto(on_page(host_origin, live_server, channel, "/pricing"))
+    expect(launcher(page)).to_be_visible()
+    page.wait_for_timeout(800)
+    # The site moves on with history.pushState (no page load, no event) before the 2 s are up.
+    page.evaluate("() => history.pushState({}, '', '/about' + location.search)")
+    page.wait_for_timeout(3500)
+    expect(dialog(page)).to_be_hidden()  # the /pricing invitation left with its page
+    page.evaluate("() => history.pushState({}, '', '/pricing/business' + location.search)")
+    expect(invitation(page)).to_have_text(GREETING, timeout=5000)
 
 
 def test_nobody_is_invited_while_the_chat_is_offline(

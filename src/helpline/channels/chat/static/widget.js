@@ -657,20 +657,33 @@
     }
     return (p.charAt(0) === "/" ? location.pathname.toLowerCase() : u).indexOf(p) === 0;
   }
+  var planned = null;  // the timer of the invitation planned for this page
   function planInvitation() {
+    if (planned) { clearInterval(planned); planned = null; }  // the visitor left the page it was for
     var url = location.href.split("#")[0], rules = Array.isArray(cfg.invitations) ? cfg.invitations : [], rule = null;
     for (var i = 0; i < rules.length && !rule; i++) if (rules[i] && pageMatches(rules[i].url, url)) rule = rules[i];
     var id = rule && rule.url + "\n" + rule.greeting;
     if (!rule || tab.declined || (tab.invited || []).indexOf(id) >= 0) return;
     var need = Math.max(0, +rule.seconds || 0) * 1000, spent = 0, last = Date.now();
-    var timer = setInterval(function () {  // counts only the time the page is in view
+    var timer = planned = setInterval(function () {  // counts only the time the page is in view
       var now = Date.now();
       if (!document.hidden) spent += now - last;
       last = now;
       if (spent < need || (token && !connected)) return;  // a returning visitor: first learn whether they chat already
-      clearInterval(timer);
+      clearInterval(timer); if (planned === timer) planned = null;
       invite(rule.greeting, id);
     }, 250);
+  }
+  // Single-page sites change the address with history.pushState, which fires no event; the widget
+  // looks once a second rather than patch the site's history object. The agent sees the new page,
+  // and the invitation rules are matched again (its time counts from the new page).
+  var shownUrl = location.href;
+  function pageChanged() {
+    if (location.href === shownUrl) return;
+    var samePage = location.href.split("#")[0] === shownUrl.split("#")[0];
+    shownUrl = location.href;
+    send({ type: "page", url: location.href, title: document.title });
+    if (!samePage) planInvitation();
   }
   function invite(text, id) {  // once per rule and visit; never while offline, chatting, or after one was closed
     if (opened || !online || chatting() || tab.declined) return;
@@ -838,8 +851,8 @@
         if (ev.key === TOKEN_KEY && ev.newValue && ev.newValue !== token) { token = ev.newValue; disconnectNow(); }
       });
       document.addEventListener("visibilitychange", markRead);
-      var moved = function () { send({ type: "page", url: location.href, title: document.title }); };  // single-page sites
-      window.addEventListener("popstate", moved); window.addEventListener("hashchange", moved);
+      window.addEventListener("popstate", pageChanged); window.addEventListener("hashchange", pageChanged);
+      setInterval(pageChanged, 1000);
       window.HelplineChat = { open: open, close: close, disconnect: disconnectNow };
     }, function (err) {
       if (window.console) console.warn("Helpline chat: the channel could not be loaded (" + (err.status || err.message) + ")");
