@@ -149,6 +149,7 @@ async def prepare(services: IntakeServices, raw: bytes, *, tenant_id: int) -> Pr
         prepared = await workers.prepare(*job)
         if prepared is not None:
             return prepared
+        return await asyncio.to_thread(prepare_now, *job)  # off the loop: this mail may be what stopped the worker
     if len(raw) > THREAD_ABOVE_BYTES:
         return await asyncio.to_thread(prepare_now, *job)
     return prepare_now(*job)
