@@ -275,13 +275,14 @@ def main() -> int:
         rate = report("typical", run, elapsed, len(typical))
         print(f"   visible through the API: {seen} conversations (checked {visible_after:.1f} s after the last 250)")
         per_msg = 1000 * server_cpu / max(1, run.accepted)
-        print(
-            f"   server CPU {100 * server_cpu / elapsed:.0f}% of one core, {per_msg:.1f} ms per message "
-            f"(=> at most {1000 / per_msg:.0f} msgs/s with a core to itself); load average {loadavg()}"
-        )
         main_per_msg = 1000 * main_cpu / max(1, run.accepted)
         print(
-            f"   of which the server process {main_per_msg:.1f} ms per message, its mail workers "
+            f"   server CPU {100 * server_cpu / elapsed:.0f}% of one core, {per_msg:.1f} ms per message; "
+            f"load average {loadavg()}"
+        )
+        print(
+            f"   of which the server process {main_per_msg:.1f} ms per message (=> at most "
+            f"{1000 / max(main_per_msg, 0.001):.0f} msgs/s with a core to itself), its mail workers "
             f"{per_msg - main_per_msg:.1f} ms"
         )
         rss_after = rss_mb(server.pid)
