@@ -31,6 +31,7 @@ from helpline.routing import loading
 from helpline.routing import models as m
 from helpline.routing.config import Presence
 from helpline.routing.rules import RoutingFacts, capacity_channel, choose_queue
+from helpline.sqlite_inline import execute_now, inline_connection_flushed
 
 if TYPE_CHECKING:
     from helpline.routing.host import RoutingHost
@@ -67,10 +68,22 @@ def _contact_is_new(session: AsyncSession, contact_id: int) -> bool:
     )
 
 
+_LAST_AGENT_SQL = (
+    "SELECT assignee_id FROM conversations WHERE tenant_id = ? AND contact_id = ? AND id != ? "
+    "AND assignee_id IS NOT NULL ORDER BY last_activity_at DESC LIMIT 1"
+)
+
+
 async def _last_agent(session: AsyncSession, conversation: Conversation) -> int | None:
     """The agent who last had one of this contact's conversations (for the sticky-agent rule)."""
     if _contact_is_new(session, conversation.contact_id):
         return None  # a customer met just now had nobody before: no query for every new customer
+    connection = await inline_connection_flushed(session)
+    if connection is not None:  # the SQLite writer: one prebuilt statement (every returning customer asks)
+        row = execute_now(
+            connection, _LAST_AGENT_SQL, (conversation.tenant_id, conversation.contact_id, conversation.id)
+        ).fetchone()
+        return int(row[0]) if row is not None else None
     return (
         await session.scalars(
             select(Conversation.assignee_id)
