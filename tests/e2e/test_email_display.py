@@ -1,5 +1,6 @@
 """An email as an agent sees it in Chromium: quoted history collapsed, the inline photo shown,
-the remote image not loaded (no request reaches its host) until "Show remote images"."""
+the remote image not loaded (no request reaches its host) until "Show remote images"; a live refresh
+of the thread keeps both as the agent opened them."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
 
+import httpx
 from playwright.sync_api import Locator, Page, Route, expect
 from sqlalchemy import create_engine, text
 
@@ -114,7 +116,7 @@ def loaded_width(page: Page, image: Locator) -> int:
 
 
 def test_email_shows_collapsed_history_inline_photo_and_blocks_remote_images(
-    live_server: Server, browser_as: Callable[[User], Page], artifacts: Path
+    live_server: Server, browser_as: Callable[[User], Page], artifacts: Path, api: Callable[[str], httpx.Client]
 ) -> None:
     agent = create_user(live_server, "greta@acme-display.example", "Greta Agent")
     add_mailbox(live_server)
@@ -161,6 +163,16 @@ def test_email_shows_collapsed_history_inline_photo_and_blocks_remote_images(
     expect(page.locator("#thread .email-blocked-image")).to_have_count(0)
     assert remote_hits == [REMOTE_IMAGE]
     page.screenshot(path=str(artifacts / "email-display-images.png"), full_page=True)
+
+    # A colleague's note refreshes the thread live: the email stays as the agent opened it up.
+    mail.get_by_text("Show full text").click()
+    expect(history).to_be_visible()
+    note = api(agent.email).post(f"/api/v1/conversations/{conversation_id}/notes", json={"body": "Lid ordered."})
+    assert note.status_code == 201, note.text
+    expect(page.locator("#thread")).to_contain_text("Lid ordered.")
+    expect(shown).to_be_visible()
+    expect(page.locator("#thread .email-blocked-image")).to_have_count(0)
+    expect(history).to_be_visible()
 
     # Blocked again on the next view: the choice is for this view only.
     page.reload()

@@ -29,6 +29,18 @@
       if (!menu.contains(ev.target)) menu.removeAttribute("open");
     });
   });
+  // A live refresh replaces the thread: an email the agent opened up stays as they left it (its
+  // full text shown; with its remote images allowed, the whole message as it is).
+  document.addEventListener("htmx:oobBeforeSwap", (ev) => {
+    const { target, fragment } = ev.detail;
+    if (target?.id !== "thread" || !fragment?.querySelector) return;
+    $$("article.msg.email", target).forEach((old) => {
+      const fresh = fragment.querySelector(`#${CSS.escape(old.id)}`);
+      if (!fresh) return;
+      if (old.hasAttribute("data-images-allowed")) fresh.replaceWith(old);
+      else if (old.querySelector("details.email-quote[open]")) fresh.querySelector("details.email-quote")?.setAttribute("open", "");
+    });
+  });
   // Forms that destroy something ask first (inline handlers are refused by our Content-Security-Policy).
   document.addEventListener("submit", (ev) => {
     const question = ev.target.dataset?.confirm;
