@@ -26,6 +26,8 @@ run: install
 # Debian's chromium drives the browser tests (never `playwright install`: it cannot download here).
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@# Visitors write emoji: without a colour emoji font Debian's chromium draws boxes in the screenshots.
+	@dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fonts-noto-color-emoji >/dev/null; }
 	@chromium --version 2>/dev/null | head -1
 
 # Debian's Dovecot is the real IMAP server the IMAP intake tests start (config in a temp dir, no service).
