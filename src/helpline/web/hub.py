@@ -258,9 +258,11 @@ class Hub:
             if connection.viewing == conversation_id:
                 _offer(connection, payload)
 
-    def send_visitor_read_mark(self, connection: Connection, conversation_id: int) -> None:
-        """On opening a chat: the visitor's read mark so far, if this process has heard one."""
-        mark = self.runtime.chat.receipts.marks.visitor_mark(connection.actor.tenant_id, conversation_id)
+    async def send_visitor_read_mark(self, connection: Connection, conversation_id: int) -> None:
+        """On opening a chat: the visitor's read mark so far (kept on the chat session over restarts)."""
+        receipts = self.runtime.chat.receipts
+        await receipts.known(connection.actor.tenant_id, conversation_id)
+        mark = receipts.marks.visitor_mark(connection.actor.tenant_id, conversation_id)
         if mark is not None:
             data = {"conversation_id": conversation_id, "seq": mark.seq, "message_id": mark.message_id}
             self._send_visitor_read(data, (connection,))
@@ -405,7 +407,7 @@ async def _handle_frame(rt: Runtime, connection: Connection, raw: str) -> None:
         if conversation_id is not None and await _may_view(rt, connection.actor, conversation_id):
             await rt.hub.announce(connection, conversation_id, "viewing")
             rt.hub._send_viewers(connection.actor.tenant_id, conversation_id)
-            rt.hub.send_visitor_read_mark(connection, conversation_id)
+            await rt.hub.send_visitor_read_mark(connection, conversation_id)
     elif kind == "typing" and connection.viewing is not None:
         connection.typing = bool(frame.get("typing"))
         await rt.hub.announce(connection, connection.viewing, "typing" if connection.typing else "viewing")

@@ -79,6 +79,12 @@ class ChatSession(Base):
     ip: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Read receipts (receipts.py), kept so a restarted process still shows them: the agents have
+    # read the chat up to agent_read_seq; the visitor up to visitor_read_seq, whose last agent
+    # reply is visitor_read_message_id.
+    agent_read_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    visitor_read_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    visitor_read_message_id: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 class ChatMessage(Base):

@@ -12,9 +12,12 @@ last agent reply the visitor has seen and publishes ``chat.visitor_read``
 ``{"conversation_id", "seq", "message_id"}``; the hub shows "Seen" under that reply to the agents
 who have the conversation open.
 
-Read marks are ephemeral, like typing: they travel over the event bus (published directly, there
-is no transaction to wait for) and every process remembers the newest mark of each conversation in
-memory (:class:`ReadMarks`), so a process restart forgets them. Marks only move forward; internal
+Read marks travel over the event bus like typing (published directly, there is no transaction to
+wait for) and every process remembers the newest mark of each conversation in memory
+(:class:`ReadMarks`). The process that published a mark also keeps it on the chat session, in one
+transaction every ``SAVE_SECONDS`` for all its new marks; a process that has not heard of a
+conversation's marks reads them there once, so a restart (or a process started later) still shows
+"✓✓ Read" and "Seen". Marks only move forward; internal
 notes never have a ``seq``, so they are never marked; a ``seq`` past the conversation's last message
 is ignored. Each process publishes at most one mark per conversation and direction every
 ``COALESCE_SECONDS`` (the newest wins).
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -34,6 +38,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.accounts.service import Actor
+from helpline.channels.chat import service
 from helpline.channels.chat.models import ChatMessage
 from helpline.conversations import service as conversations
 from helpline.errors import Invalid
@@ -41,6 +46,9 @@ from helpline.events import Event
 
 if TYPE_CHECKING:
     from helpline.app import Runtime
+    from helpline.db import Database
+
+log = logging.getLogger(__name__)
 
 AGENT_READ = "chat.agent_read"
 VISITOR_READ = "chat.visitor_read"
@@ -48,6 +56,7 @@ EVENTS = (AGENT_READ, VISITOR_READ)
 COALESCE_SECONDS = 0.25  # per conversation and direction: at most four marks a second from a process
 MAX_REMEMBERED = 100_000  # conversations whose marks a process keeps (the least recently marked go first)
 MAX_NUMBER = 2**63 - 1
+SAVE_SECONDS = 1.0  # how often a process keeps the marks it published
 
 Key = tuple[int, int]  # (tenant, conversation)
 
@@ -91,6 +100,15 @@ class ReadMarks:
     def visitor_mark(self, tenant_id: int, conversation_id: int) -> VisitorMark | None:
         mark: VisitorMark | None = self._visitor.get((tenant_id, conversation_id))
         return mark
+
+    def learn(self, tenant_id: int, conversation_id: int, agent_seq: int, visitor: VisitorMark | None) -> None:
+        """Marks read back from the chat session, where the memory has none newer."""
+        key = (tenant_id, conversation_id)
+        if agent_seq > self.agent_seq(*key):
+            self._agent.remember(key, agent_seq)
+        known = self.visitor_mark(*key)
+        if visitor is not None and (known is None or visitor.seq > known.seq):
+            self._visitor.remember(key, visitor)
 
     def hear(self, event: Event) -> bool:
         """Take a mark from the bus; True when it moved a conversation's mark forward."""
@@ -243,11 +261,67 @@ async def visitor_read(rt: Runtime, *, tenant_id: int, conversation_id: int, seq
 
 
 class Receipts:
-    """A process's read receipts: the marks it has heard and the pace it publishes its own at."""
+    """A process's read receipts: the marks it has heard, the pace it publishes its own at, and
+    keeping them on the chat sessions."""
 
-    def __init__(self, publish: Callable[[Event], Awaitable[None]]) -> None:
+    def __init__(self, publish: Callable[[Event], Awaitable[None]], db: Database) -> None:
         self.marks = ReadMarks()
-        self.publisher = Coalescer(publish)
+        self.db = db
+        self._publish = publish
+        self.publisher = Coalescer(self._publish_and_keep)
+        self._unsaved: dict[tuple[str, int, int], Event] = {}
+        self._loaded: _Recent = _Recent()  # conversations whose kept marks this process has read
+        self._saver: asyncio.Task[None] | None = None
+
+    async def _publish_and_keep(self, event: Event) -> None:
+        self._unsaved[(event.type, event.tenant_id, int(event.data["conversation_id"]))] = event
+        await self._publish(event)
+
+    def start(self) -> None:
+        self._saver = asyncio.create_task(self._keep(), name="chat-read-marks")
+
+    async def _keep(self) -> None:
+        while True:
+            await asyncio.sleep(SAVE_SECONDS)
+            try:
+                await self.save()
+            except Exception:  # kept on the next turn; the bus has them meanwhile
+                log.warning("chat read marks could not be kept", exc_info=True)
+
+    async def save(self) -> None:
+        """Keep the marks this process published since the last time, in one transaction."""
+        if not self._unsaved:
+            return
+        unsaved, self._unsaved = self._unsaved, {}
+        agent = [(t, c, int(e.data["seq"])) for (kind, t, c), e in unsaved.items() if kind == AGENT_READ]
+        visitor = [
+            (t, c, int(e.data["seq"]), int(e.data["message_id"]))
+            for (kind, t, c), e in unsaved.items()
+            if kind == VISITOR_READ
+        ]
+        try:
+            async with self.db.transaction() as session:
+                await service.save_read_marks(session, agent=agent, visitor=visitor)
+        except BaseException:
+            for key, event in unsaved.items():  # tried again next time, unless a newer one came
+                self._unsaved.setdefault(key, event)
+            raise
+
+    async def known(self, tenant_id: int, conversation_id: int) -> None:
+        """Read the conversation's kept marks once, so this process knows them after a restart."""
+        key = (tenant_id, conversation_id)
+        if key in self._loaded:
+            return
+        async with self.db.read() as session:
+            agent, seen = await service.read_marks(session, tenant_id=tenant_id, conversation_id=conversation_id)
+        self._loaded.remember(key, True)
+        self.marks.learn(tenant_id, conversation_id, agent, VisitorMark(*seen) if seen else None)
 
     async def close(self) -> None:
+        if self._saver is not None:
+            self._saver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._saver
         await self.publisher.close()
+        with contextlib.suppress(Exception):
+            await self.save()

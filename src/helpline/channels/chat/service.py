@@ -25,10 +25,10 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.accounts import service as accounts
@@ -707,3 +707,60 @@ async def visitor_panel_for(session: AsyncSession, conversation: Conversation) -
     if conversation.channel != "chat":
         return None
     return await visitor_panel(session, tenant_id=conversation.tenant_id, conversation_id=conversation.id)
+
+
+# --- read receipts, kept (receipts.py holds them in memory and tells the other processes) -------
+
+_SESSIONS = cast(Table, ChatSession.__table__)
+_AGENT_READ = (
+    update(_SESSIONS)
+    .where(
+        _SESSIONS.c.tenant_id == bindparam("b_tenant"),
+        _SESSIONS.c.conversation_id == bindparam("b_conversation"),
+        _SESSIONS.c.agent_read_seq < bindparam("b_seq"),
+    )
+    .values(agent_read_seq=bindparam("b_seq"))
+)
+_VISITOR_READ = (
+    update(_SESSIONS)
+    .where(
+        _SESSIONS.c.tenant_id == bindparam("b_tenant"),
+        _SESSIONS.c.conversation_id == bindparam("b_conversation"),
+        _SESSIONS.c.visitor_read_seq < bindparam("b_seq"),
+    )
+    .values(visitor_read_seq=bindparam("b_seq"), visitor_read_message_id=bindparam("b_message"))
+)
+
+
+async def save_read_marks(
+    session: AsyncSession,
+    *,
+    agent: Sequence[tuple[int, int, int]] = (),
+    visitor: Sequence[tuple[int, int, int, int]] = (),
+) -> None:
+    """Keep read marks: agent (tenant, conversation, seq), visitor (tenant, conversation, seq,
+    message id). A mark only ever moves forward; it was published on the bus already."""
+    if agent:
+        await session.execute(
+            _AGENT_READ, [{"b_tenant": t, "b_conversation": c, "b_seq": s} for t, c, s in agent]
+        )
+    if visitor:
+        await session.execute(
+            _VISITOR_READ,
+            [{"b_tenant": t, "b_conversation": c, "b_seq": s, "b_message": m} for t, c, s, m in visitor],
+        )
+
+
+async def read_marks(
+    session: AsyncSession, *, tenant_id: int, conversation_id: int
+) -> tuple[int, tuple[int, int] | None]:
+    """The kept marks of a conversation: the agents' seq, and the visitor's (seq, message id) if any."""
+    rows = (
+        await session.execute(
+            select(ChatSession.agent_read_seq, ChatSession.visitor_read_seq, ChatSession.visitor_read_message_id)
+            .where(ChatSession.tenant_id == tenant_id, ChatSession.conversation_id == conversation_id)
+        )
+    ).all()
+    agent = max((int(r[0] or 0) for r in rows), default=0)
+    seen = max(((int(r[1]), int(r[2])) for r in rows if r[1] and r[2] is not None), default=None)
+    return agent, seen

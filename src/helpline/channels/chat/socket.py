@@ -97,7 +97,7 @@ class VisitorRegistry:
         self.sent_messages: dict[int, deque[float]] = {}  # session -> times of its recent messages
         self.agent_typing: dict[tuple[int, int], set[str]] = {}  # conversation -> names typing
         self.unattached = 0  # sockets whose session has no conversation yet
-        self.receipts = receipts.Receipts(lambda event: runtime.bus.publish(event))
+        self.receipts = receipts.Receipts(lambda event: runtime.bus.publish(event), runtime.db)
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.status = StatusWatch(runtime, send)  # the status frame when availability changes
@@ -109,6 +109,7 @@ class VisitorRegistry:
     def start(self) -> None:
         self._subscription = self.runtime.bus.subscribe()
         self._task = asyncio.create_task(self._pump(), name="chat-visitor-sockets")
+        self.receipts.start()
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -277,6 +278,9 @@ class VisitorRegistry:
 
     async def send_read(self, sock: VisitorSocket) -> None:
         """The agents' newest read mark, once the socket has every row up to it (the widget marks rows)."""
+        if sock.conversation_id is None:
+            return
+        await self.receipts.known(sock.tenant_id, sock.conversation_id)  # kept marks, after a restart
         seq = self.receipts.marks.agent_seq(sock.tenant_id, sock.conversation_id)
         if sock.read_sent < seq <= sock.last_seq:
             sock.read_sent = seq
