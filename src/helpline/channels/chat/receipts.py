@@ -104,11 +104,9 @@ class ReadMarks:
     def learn(self, tenant_id: int, conversation_id: int, agent_seq: int, visitor: VisitorMark | None) -> None:
         """Marks read back from the chat session, where the memory has none newer."""
         key = (tenant_id, conversation_id)
-        if agent_seq > self.agent_seq(*key):
-            self._agent.remember(key, agent_seq)
-        known = self.visitor_mark(*key)
-        if visitor is not None and (known is None or visitor.seq > known.seq):
-            self._visitor.remember(key, visitor)
+        self._raise_agent(key, agent_seq)
+        if visitor is not None:
+            self._raise_visitor(key, visitor)
 
     def hear(self, event: Event) -> bool:
         """Take a mark from the bus; True when it moved a conversation's mark forward."""
@@ -118,15 +116,24 @@ class ReadMarks:
             return False
         key = (event.tenant_id, conversation_id)
         if event.type == AGENT_READ:
-            if seq <= self.agent_seq(*key):
-                return False
-            self._agent.remember(key, seq)
-            return True
+            return self._raise_agent(key, seq)
         message_id = data.get("message_id")
-        known = self.visitor_mark(*key)
-        if event.type != VISITOR_READ or not isinstance(message_id, int) or (known and seq <= known.seq):
+        if event.type != VISITOR_READ or not isinstance(message_id, int):
             return False
-        self._visitor.remember(key, VisitorMark(seq, message_id))
+        return self._raise_visitor(key, VisitorMark(seq, message_id))
+
+    def _raise_agent(self, key: Key, seq: int) -> bool:
+        """Marks only move forward: True when ``seq`` did."""
+        if seq <= self.agent_seq(*key):
+            return False
+        self._agent.remember(key, seq)
+        return True
+
+    def _raise_visitor(self, key: Key, mark: VisitorMark) -> bool:
+        known = self.visitor_mark(*key)
+        if known is not None and mark.seq <= known.seq:
+            return False
+        self._visitor.remember(key, mark)
         return True
 
 

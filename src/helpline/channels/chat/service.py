@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, Update, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.accounts import service as accounts
@@ -712,24 +712,24 @@ async def visitor_panel_for(session: AsyncSession, conversation: Conversation) -
 # --- read receipts, kept (receipts.py holds them in memory and tells the other processes) -------
 
 _SESSIONS = cast(Table, ChatSession.__table__)
-_AGENT_READ = (
-    update(_SESSIONS)
-    .where(
-        _SESSIONS.c.tenant_id == bindparam("b_tenant"),
-        _SESSIONS.c.conversation_id == bindparam("b_conversation"),
-        _SESSIONS.c.agent_read_seq < bindparam("b_seq"),
+
+
+def _raising(seq: str, **also: Any) -> Update:
+    """An UPDATE of a conversation's chat sessions that only ever raises their ``seq`` mark."""
+    sessions = _SESSIONS.c
+    return (
+        update(_SESSIONS)
+        .where(
+            sessions.tenant_id == bindparam("b_tenant"),
+            sessions.conversation_id == bindparam("b_conversation"),
+            sessions[seq] < bindparam("b_seq"),
+        )
+        .values({seq: bindparam("b_seq"), **also})
     )
-    .values(agent_read_seq=bindparam("b_seq"))
-)
-_VISITOR_READ = (
-    update(_SESSIONS)
-    .where(
-        _SESSIONS.c.tenant_id == bindparam("b_tenant"),
-        _SESSIONS.c.conversation_id == bindparam("b_conversation"),
-        _SESSIONS.c.visitor_read_seq < bindparam("b_seq"),
-    )
-    .values(visitor_read_seq=bindparam("b_seq"), visitor_read_message_id=bindparam("b_message"))
-)
+
+
+_AGENT_READ = _raising("agent_read_seq")
+_VISITOR_READ = _raising("visitor_read_seq", visitor_read_message_id=bindparam("b_message"))
 
 
 async def save_read_marks(

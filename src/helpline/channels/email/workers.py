@@ -111,7 +111,7 @@ class MailWorkers:
     def __init__(self, processes: int) -> None:
         self.processes = processes
         self._workers: list[_Worker] = []
-        self._starting: asyncio.Lock | None = None
+        self._starting = asyncio.Lock()  # one worker started at a time
 
     async def prepare(
         self, store_root: Path, store_max_bytes: int, raw_max_bytes: int, raw: bytes, tenant_id: int
@@ -148,8 +148,6 @@ class MailWorkers:
         idle = next((w for w in self._workers if not w.waiting), None)
         if idle is not None:
             return idle
-        if self._starting is None:
-            self._starting = asyncio.Lock()
         async with self._starting:
             self._workers = [w for w in self._workers if not w.closed]
             if len(self._workers) >= self.processes:
